@@ -1,0 +1,64 @@
+"""Options shared by many commands, defined once (``Annotated`` aliases)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from obsctl.render.console import OutputPolicy
+
+# Keep in sync with obsctl.render.formats.names(); importing the registry here would be
+# cheap, but a literal list keeps the help text static and the test checks they agree.
+OUTPUT_FORMATS = ("table", "json", "ndjson", "csv")
+
+
+def _check_format(value: str) -> str:
+    if value not in OUTPUT_FORMATS:
+        raise typer.BadParameter(f"choose from {', '.join(OUTPUT_FORMATS)}")
+    return value
+
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        envvar="OBSCTL_STORE",
+        help="Store file [default: ./.obsctl/store.duckdb; env OBSCTL_STORE].",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format: table, json, ndjson or csv.",
+        callback=_check_format,
+    ),
+]
+
+
+@dataclass
+class AppState:
+    """What the top-level callback parsed, handed to every command through ``ctx.obj``."""
+
+    store: Path | None = None
+    """``--store`` given before the command."""
+    policy: OutputPolicy = field(default_factory=OutputPolicy)
+    """Colour/quiet policy."""
+
+
+def state(ctx: typer.Context) -> AppState:
+    """The ``AppState`` of this invocation (a default one when called in isolation)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, AppState) else AppState()
+
+
+def store_path(ctx: typer.Context, store: Path | None) -> Path | None:
+    """The command's ``--store``, else the global one (``None`` = default resolution)."""
+    return store or state(ctx).store

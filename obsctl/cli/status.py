@@ -1,0 +1,37 @@
+"""``obsctl status``: what the store holds."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from obsctl.cli.options import FormatOpt, StoreOpt, state, store_path
+
+
+def status(
+    ctx: typer.Context,
+    sources: Annotated[
+        bool, typer.Option("--sources", help="List the loaded files instead of the signals.")
+    ] = False,
+    format: FormatOpt = "table",
+    store: StoreOpt = None,
+) -> None:
+    """Show per signal the record count, services and time range, and the loaded sources."""
+    from obsctl.analysis import status as analysis
+    from obsctl.render import formats
+    from obsctl.render.console import make_console
+    from obsctl.render.status import signals_listing, sources_listing
+    from obsctl.store import Store
+
+    out = make_console(sys.stdout, state(ctx).policy)
+    with Store.open(store_path(ctx, store), read_only=True) as s:
+        if sources:
+            formats.write(sources_listing(analysis.sources(s)), format, sys.stdout, console=out)
+            return
+        sigs = analysis.signals(s)
+        formats.write(signals_listing(sigs, str(s.path)), format, sys.stdout, console=out)
+        if format == "table":
+            out.print()
+            formats.write(sources_listing(analysis.sources(s)), format, sys.stdout, console=out)

@@ -1,0 +1,204 @@
+"""The local store: one DuckDB file holding every loaded signal.
+
+``Store`` owns the DuckDB connection. It maps DuckDB's file-lock error to ``StoreLocked``
+(one clear line naming the lock, instead of a traceback), applies pending migrations when
+opened for writing, and exposes two ways to read: ``query`` (Arrow, for analysis) and
+``rows`` (Python tuples, for small look-ups). Analysis modules run named SQL through these
+methods with bound parameters; nothing outside this package builds a connection.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from obsctl.errors import QueryError, StoreLocked, StoreNotFound
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+DEFAULT_STORE = Path(".obsctl") / "store.duckdb"
+"""Where the store lives when neither ``--store`` nor ``OBSCTL_STORE`` says otherwise."""
+
+STORE_ENV = "OBSCTL_STORE"
+
+MEMORY_ENV = "OBSCTL_MEMORY_LIMIT"
+DEFAULT_MEMORY = "1GB"
+"""DuckDB's memory limit unless ``$OBSCTL_MEMORY_LIMIT`` says otherwise (e.g. ``4GB``)."""
+
+SIGNAL_TABLES = {
+    "logs": "logs",
+    "traces": "spans",
+    "metrics": "metric_points",
+    "profiles": "profile_samples",
+}
+"""Signal name → the table holding its records."""
+
+
+def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The store path: the explicit one, else ``$OBSCTL_STORE``, else ``./.obsctl/store.duckdb``."""
+    if path:
+        return Path(path)
+    env = os.environ.get(STORE_ENV)
+    return Path(env) if env else DEFAULT_STORE
+
+
+_LOCK_RE = re.compile(r"held in (?P<holder>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def _lock_error(path: Path, exc: Exception) -> StoreLocked:
+    m = _LOCK_RE.search(str(exc))
+    holder = ""
+    if m:
+        program = os.path.basename(m.group("holder"))
+        holder = (
+            f" by process {m.group('pid')} ({program})"
+            if program
+            else f" by process {m.group('pid')}"
+        )
+    return StoreLocked(
+        f"store {path} is locked{holder} (another obsctl is writing to it); "
+        "wait for it to finish or use --store to pick another store"
+    )
+
+
+class Store:
+    """An open obsctl store.
+
+    Use ``Store.open(path, read_only=...)`` (or as a context manager) rather than the
+    constructor.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+        self.con = con
+        """The DuckDB connection (public for ``obsctl sql`` and ingest's bulk SQL)."""
+        self.path = path
+        """The database file."""
+        self.read_only = read_only
+        """Whether the connection refuses writes."""
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Store:
+        """Open (and for writing, create and migrate) the store.
+
+        Args:
+            path: database file; ``None`` resolves through ``resolve_path``.
+            read_only: open without the write lock; the store must already exist.
+
+        Raises:
+            StoreNotFound: ``read_only`` and there is no store at ``path``.
+            StoreLocked: another process holds the write lock.
+        """
+        import duckdb  # deferred: duckdb costs ~100 ms to import (keeps --help fast)
+
+        from obsctl.store import migrations, sqlfuncs
+
+        p = resolve_path(path)
+        if read_only and not p.exists():
+            raise StoreNotFound(f"no store at {p}; load telemetry first with 'obsctl ingest PATH'")
+        if not read_only:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(p), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise _lock_error(p, exc) from None
+            raise QueryError(f"cannot open store {p}: {exc}") from None
+        store = cls(con, p, read_only)
+        # DuckDB draws its own progress bar on stdout for long queries: never in obsctl.
+        con.execute("SET enable_progress_bar = false")
+        # A bounded buffer pool keeps ingest's peak memory well under the input size;
+        # larger sorts and joins spill to disk instead of growing the process.
+        con.execute("SET memory_limit = ?", [os.environ.get(MEMORY_ENV, DEFAULT_MEMORY)])
+        sqlfuncs.register(con)
+        if read_only:
+            if migrations.pending(con):
+                # An older store: migrate it once with a write connection, then reopen.
+                con.close()
+                cls.open(p, read_only=False).close()
+                return cls.open(p, read_only=True)
+        else:
+            migrations.apply(con)
+        return store
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        try:
+            self.con.close()
+        except Exception:
+            pass
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block in one transaction: commit on success, roll back on any exception."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """Run a read query with bound parameters and return the result as an Arrow table.
+
+        Columns of DuckDB type ``JSON`` carry the field metadata ``{"obsctl.json": "1"}``
+        so that output writers can embed them as JSON rather than as strings.
+        """
+        import duckdb
+
+        try:
+            rel = self.con.sql(sql, params=params)
+            if rel is None:  # a statement without a result set
+                import pyarrow as pa
+
+                return pa.table({})
+            table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+            types = [str(t) for t in rel.types]
+        except duckdb.Error as exc:
+            raise QueryError(_one_line(exc)) from None
+        if "JSON" in types:
+            fields = [
+                f.with_metadata({"obsctl.json": "1"}) if t == "JSON" else f
+                for f, t in zip(table.schema, types, strict=False)
+            ]
+            import pyarrow as pa
+
+            table = table.cast(pa.schema(fields))
+        return table
+
+    def rows(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run a query with bound parameters and return all rows as tuples (small results)."""
+        import duckdb
+
+        try:
+            cur = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+            return cur.fetchall()
+        except duckdb.Error as exc:
+            raise QueryError(_one_line(exc)) from None
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        """The first column of the first row, or ``None``."""
+        rows = self.rows(sql, params)
+        return rows[0][0] if rows else None
+
+
+def _one_line(exc: Exception) -> str:
+    """DuckDB messages span lines (with a caret under the SQL); keep the informative part."""
+    text = str(exc).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
