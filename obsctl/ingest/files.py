@@ -210,6 +210,13 @@ class Source:
                 if eof:
                     break
 
+    def line_reader(self, **kwargs: int | bool) -> pa.RecordBatchReader:
+        """``line_batches`` as a ``pyarrow.RecordBatchReader`` (register it with DuckDB)."""
+        import pyarrow as pa
+
+        schema = pa.schema([("line", pa.int64()), ("text", pa.large_string())])
+        return pa.RecordBatchReader.from_batches(schema, self.line_batches(**kwargs))  # type: ignore[arg-type]
+
     def _utf8_stream(self) -> IO[bytes]:
         """A binary stream of the content in UTF-8, with ``raw_file`` for progress."""
         raw = open(self.path, "rb")  # noqa: SIM115 - closed with the returned stream

@@ -35,11 +35,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from obsctl.ingest import otlp
-from obsctl.ingest.base import FormatSpec
 
 if TYPE_CHECKING:
     from obsctl.ingest.base import LoadContext
-    from obsctl.ingest.files import Source
 
 ROOT = "resourceLogs"
 SEVERITIES = ["UNSPECIFIED"] + [
@@ -123,68 +121,18 @@ def _insert(ctx: LoadContext, n: otlp.Names, requests: str) -> None:
     )
 
 
-def load(src: Source, ctx: LoadContext) -> None:
-    """Load an OTLP/JSON log file (JSON lines or one document) into ``logs``."""
-    otlp.load_requests(
-        src,
-        ctx,
+FORMATS = otlp.formats(
+    otlp.SignalSQL(
+        signal="logs",
         root=ROOT,
+        what="ExportLogsServiceRequest",
+        proto_module="opentelemetry.proto.collector.logs.v1.logs_service_pb2",
         structure=_structure,
         check=_check,
         insert=_insert,
         reject=None,
-        what="ExportLogsServiceRequest",
     )
+)
 
-
-def load_proto(src: Source, ctx: LoadContext) -> None:
-    """Load a binary OTLP logs file into ``logs`` through the same SQL as JSON.
-
-    Either one ``ExportLogsServiceRequest`` or the Collector file exporter's ``format: proto``
-    (each request preceded by its uint32 big-endian length).
-    """
-    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-
-    otlp.load_requests(
-        src,
-        ctx,
-        root=ROOT,
-        structure=_structure,
-        check=_check,
-        insert=_insert,
-        reject=None,
-        what="ExportLogsServiceRequest",
-        requests=otlp.proto_requests(
-            src, ctx, ExportLogsServiceRequest, "ExportLogsServiceRequest"
-        ),
-    )
-
-
-def sniff(head: bytes, name: str) -> float:
-    """``resourceLogs`` (or ``resource_logs``) opening the JSON → 0.95."""
-    return otlp.sniff_request(head, ROOT)
-
-
-def sniff_proto(head: bytes, name: str) -> float:
-    """A binary ``ExportLogsServiceRequest`` (bare or framed), checked to its first record."""
-    return otlp.sniff_proto(head, "logs")
-
-
-FORMATS = [
-    FormatSpec(
-        name="otlp-logs",
-        signal="logs",
-        description="OTLP/JSON logs: Collector file exporter lines or one request document",
-        sniff=sniff,
-        load=load,
-        aliases=("otlp-json-logs", "otlp-logs-json"),
-    ),
-    FormatSpec(
-        name="otlp-proto-logs",
-        signal="logs",
-        description="OTLP protobuf logs: one request, or Collector file exporter frames",
-        sniff=sniff_proto,
-        load=load_proto,
-        aliases=("otlp-protobuf-logs",),
-    ),
-]
+sniff = FORMATS[0].sniff
+"""``resourceLogs`` (or snake_case) opening the JSON → 0.95."""

@@ -42,11 +42,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from obsctl.ingest import otlp
-from obsctl.ingest.base import FormatSpec
 
 if TYPE_CHECKING:
     from obsctl.ingest.base import LoadContext
-    from obsctl.ingest.files import Source
 
 ROOT = "resourceMetrics"
 TEMPORALITY = ["UNSPECIFIED", "DELTA", "CUMULATIVE"]
@@ -254,70 +252,18 @@ def _reject(ctx: LoadContext, n: otlp.Names, table: str) -> None:
     )
 
 
-def load(src: Source, ctx: LoadContext) -> None:
-    """Load an OTLP/JSON metrics file (JSON lines or one document) into ``metric_points``."""
-    otlp.load_requests(
-        src,
-        ctx,
+FORMATS = otlp.formats(
+    otlp.SignalSQL(
+        signal="metrics",
         root=ROOT,
+        what="ExportMetricsServiceRequest",
+        proto_module="opentelemetry.proto.collector.metrics.v1.metrics_service_pb2",
         structure=_structure,
         check=_check,
         insert=_insert,
         reject=_reject,
-        what="ExportMetricsServiceRequest",
     )
+)
 
-
-def load_proto(src: Source, ctx: LoadContext) -> None:
-    """Load a binary OTLP metrics file into ``metric_points`` through the same SQL as JSON.
-
-    Either one ``ExportMetricsServiceRequest`` or the Collector file exporter's ``format: proto``
-    (each request preceded by its uint32 big-endian length).
-    """
-    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-        ExportMetricsServiceRequest,
-    )
-
-    otlp.load_requests(
-        src,
-        ctx,
-        root=ROOT,
-        structure=_structure,
-        check=_check,
-        insert=_insert,
-        reject=_reject,
-        what="ExportMetricsServiceRequest",
-        requests=otlp.proto_requests(
-            src, ctx, ExportMetricsServiceRequest, "ExportMetricsServiceRequest"
-        ),
-    )
-
-
-def sniff(head: bytes, name: str) -> float:
-    """``resourceMetrics`` (or ``resource_metrics``) opening the JSON → 0.95."""
-    return otlp.sniff_request(head, ROOT)
-
-
-def sniff_proto(head: bytes, name: str) -> float:
-    """A binary ``ExportMetricsServiceRequest`` (bare or framed), checked to its first record."""
-    return otlp.sniff_proto(head, "metrics")
-
-
-FORMATS = [
-    FormatSpec(
-        name="otlp-metrics",
-        signal="metrics",
-        description="OTLP/JSON metrics: Collector file exporter lines or one request document",
-        sniff=sniff,
-        load=load,
-        aliases=("otlp-json-metrics", "otlp-metrics-json"),
-    ),
-    FormatSpec(
-        name="otlp-proto-metrics",
-        signal="metrics",
-        description="OTLP protobuf metrics: one request, or Collector file exporter frames",
-        sniff=sniff_proto,
-        load=load_proto,
-        aliases=("otlp-protobuf-metrics",),
-    ),
-]
+sniff = FORMATS[0].sniff
+"""``resourceMetrics`` (or snake_case) opening the JSON → 0.95."""

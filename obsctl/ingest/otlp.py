@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from obsctl.errors import IngestError
-from obsctl.ingest.base import Reject
+from obsctl.ingest.base import FormatSpec, Reject
 
 if TYPE_CHECKING:
     import duckdb
@@ -852,3 +852,83 @@ def proto_requests(src: Source, ctx: LoadContext, message: Any, what: str) -> It
         {"line": pa.array(lines, pa.int64()), "text": pa.array(texts, pa.large_string())},
         schema=schema,
     )
+
+
+@dataclass(frozen=True)
+class SignalSQL:
+    """What differs between the OTLP signals; ``formats`` builds the JSON + protobuf specs."""
+
+    signal: str
+    """``logs``, ``metrics`` or ``traces``."""
+    root: str
+    """The request's top-level list: ``resourceLogs``, ``resourceMetrics``…"""
+    what: str
+    """The request message name, for messages (``ExportLogsServiceRequest``)."""
+    proto_module: str
+    """The ``opentelemetry-proto`` module holding that message class."""
+    structure: Callable[..., Any]
+    check: Callable[..., Any]
+    insert: Callable[..., Any]
+    reject: Callable[..., Any] | None
+
+
+def formats(sig: SignalSQL) -> list[FormatSpec]:
+    """The ``otlp-<signal>`` (JSON) and ``otlp-proto-<signal>`` specs of one signal.
+
+    Both load through the same SQL; protobuf messages are decoded with
+    ``opentelemetry-proto`` and converted by protobuf's JSON mapping first.
+    """
+
+    def load(src: Source, ctx: LoadContext) -> None:
+        load_requests(
+            src,
+            ctx,
+            root=sig.root,
+            structure=sig.structure,
+            check=sig.check,
+            insert=sig.insert,
+            reject=sig.reject,
+            what=sig.what,
+        )
+
+    def load_proto(src: Source, ctx: LoadContext) -> None:
+        import importlib
+
+        message = getattr(importlib.import_module(sig.proto_module), sig.what)
+        load_requests(
+            src,
+            ctx,
+            root=sig.root,
+            structure=sig.structure,
+            check=sig.check,
+            insert=sig.insert,
+            reject=sig.reject,
+            what=sig.what,
+            requests=proto_requests(src, ctx, message, sig.what),
+        )
+
+    def sniff_json(head: bytes, name: str) -> float:
+        return sniff_request(head, sig.root)
+
+    def sniff_binary(head: bytes, name: str) -> float:
+        return sniff_proto(head, sig.signal)
+
+    n = sig.signal
+    return [
+        FormatSpec(
+            name=f"otlp-{n}",
+            signal=n,
+            description=f"OTLP/JSON {n}: Collector file exporter lines or one request document",
+            sniff=sniff_json,
+            load=load,
+            aliases=(f"otlp-json-{n}", f"otlp-{n}-json"),
+        ),
+        FormatSpec(
+            name=f"otlp-proto-{n}",
+            signal=n,
+            description=f"OTLP protobuf {n}: one request, or Collector file exporter frames",
+            sniff=sniff_binary,
+            load=load_proto,
+            aliases=(f"otlp-protobuf-{n}",),
+        ),
+    ]

@@ -32,8 +32,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
 from obsctl.errors import IngestError
 from obsctl.ingest.base import FormatSpec, LoadContext, Reject
 from obsctl.ingest.profiles_pprof import insert_profile, registered
@@ -95,8 +93,7 @@ def load(src: Source, ctx: LoadContext) -> None:
     """Load one folded-stacks file as one profile."""
     ctx.unit = "profiles"
     con = ctx.con
-    schema = pa.schema([("line", pa.int64()), ("text", pa.large_string())])
-    reader = pa.RecordBatchReader.from_batches(schema, src.line_batches())
+    reader = src.line_reader()
     with registered(con, "_obsctl_folded_src", reader):
         # The count is the number after the LAST whitespace run. The regexes are anchored
         # at the end and capture only that short tail, which RE2 does fast (a whole-line

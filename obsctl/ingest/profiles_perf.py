@@ -39,8 +39,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
 from obsctl.errors import IngestError
 from obsctl.ingest.base import FormatSpec, LoadContext, Reject
 from obsctl.ingest.profiles_pprof import insert_profile, registered
@@ -88,8 +86,7 @@ def load(src: Source, ctx: LoadContext) -> None:
     """Load one ``perf script`` output as one profile."""
     ctx.unit = "profiles"
     con = ctx.con
-    schema = pa.schema([("line", pa.int64()), ("text", pa.large_string())])
-    reader = pa.RecordBatchReader.from_batches(schema, src.line_batches())
+    reader = src.line_reader()
     # Copy the stream into a table first: the regex work below then runs on every core
     # (a scan of the Python batch stream is single-threaded).
     with registered(con, "_obsctl_perf_src", reader):

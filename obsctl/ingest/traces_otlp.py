@@ -37,11 +37,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from obsctl.ingest import otlp
-from obsctl.ingest.base import FormatSpec
 
 if TYPE_CHECKING:
     from obsctl.ingest.base import LoadContext
-    from obsctl.ingest.files import Source
 
 ROOT = "resourceSpans"
 KINDS = ["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"]
@@ -171,68 +169,18 @@ def _reject(ctx: LoadContext, n: otlp.Names, table: str) -> None:
     )
 
 
-def load(src: Source, ctx: LoadContext) -> None:
-    """Load an OTLP/JSON trace file (JSON lines or one document) into ``spans``."""
-    otlp.load_requests(
-        src,
-        ctx,
+FORMATS = otlp.formats(
+    otlp.SignalSQL(
+        signal="traces",
         root=ROOT,
+        what="ExportTraceServiceRequest",
+        proto_module="opentelemetry.proto.collector.trace.v1.trace_service_pb2",
         structure=_structure,
         check=_check,
         insert=_insert,
         reject=_reject,
-        what="ExportTraceServiceRequest",
     )
+)
 
-
-def load_proto(src: Source, ctx: LoadContext) -> None:
-    """Load a binary OTLP traces file into ``spans`` through the same SQL as JSON.
-
-    Either one ``ExportTraceServiceRequest`` or the Collector file exporter's ``format: proto``
-    (each request preceded by its uint32 big-endian length).
-    """
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-    otlp.load_requests(
-        src,
-        ctx,
-        root=ROOT,
-        structure=_structure,
-        check=_check,
-        insert=_insert,
-        reject=_reject,
-        what="ExportTraceServiceRequest",
-        requests=otlp.proto_requests(
-            src, ctx, ExportTraceServiceRequest, "ExportTraceServiceRequest"
-        ),
-    )
-
-
-def sniff(head: bytes, name: str) -> float:
-    """``resourceSpans`` (or ``resource_spans``) opening the JSON → 0.95."""
-    return otlp.sniff_request(head, ROOT)
-
-
-def sniff_proto(head: bytes, name: str) -> float:
-    """A binary ``ExportTraceServiceRequest`` (bare or framed), checked to its first record."""
-    return otlp.sniff_proto(head, "traces")
-
-
-FORMATS = [
-    FormatSpec(
-        name="otlp-traces",
-        signal="traces",
-        description="OTLP/JSON traces: Collector file exporter lines or one request document",
-        sniff=sniff,
-        load=load,
-        aliases=("otlp-json-traces", "otlp-traces-json"),
-    ),
-    FormatSpec(
-        name="otlp-proto-traces",
-        signal="traces",
-        description="OTLP protobuf traces: one request, or Collector file exporter frames",
-        sniff=sniff_proto,
-        load=load_proto,
-        aliases=("otlp-protobuf-traces",),
-    ),
-]
+sniff = FORMATS[0].sniff
+"""``resourceSpans`` (or snake_case) opening the JSON → 0.95."""
