@@ -147,12 +147,16 @@ def _ingest_one(
     from obsctl.ingest import detect
     from obsctl.ingest.files import service_from_path
 
-    existing = store.rows(
-        "SELECT source_id, format, signal, records FROM sources WHERE content_hash = ?",
-        [src.sha256],
-    )
+    # The fingerprint (size + both ends) rules out new content at once; only when it
+    # matches a loaded file is the full hash needed before deciding.
+    existing = []
+    if store.scalar("SELECT count(*) FROM sources WHERE fingerprint = ?", [src.fingerprint]):
+        existing = store.rows(
+            "SELECT source_id, format, signal FROM sources WHERE content_hash = ?",
+            [src.content_hash()],
+        )
     if existing:
-        sid, fmt, sig, _ = existing[0]
+        sid, fmt, sig = existing[0]
         if progress:
             progress(src.display, src.size, src.size)
         return FileReport(
@@ -169,19 +173,6 @@ def _ingest_one(
 
     with store.transaction() as con:
         sid = con.execute("SELECT nextval('source_id_seq')").fetchall()[0][0]
-        con.execute(
-            "INSERT INTO sources (source_id, path, format, signal, content_hash, bytes,"
-            " service_name, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [
-                sid,
-                _display_path(src.display),
-                spec.name,
-                spec.signal,
-                src.sha256,
-                src.size,
-                fallback,
-            ],
-        )
         ctx = LoadContext(con=con, source_id=sid, service=fallback, progress=on_progress)
         try:
             spec.load(src, ctx)
@@ -196,9 +187,24 @@ def _ingest_one(
                 "INSERT INTO rejects VALUES (?, ?, ?, ?)",
                 [[sid, r.line, r.reason, r.excerpt] for r in ctx.kept_rejects],
             )
+        # The sources row goes in last: by now the loader has read the whole file, and
+        # with it computed the content hash (no separate pass for large files).
         con.execute(
-            "UPDATE sources SET records = ?, rejected = ? WHERE source_id = ?",
-            [ctx.records, ctx.rejected, sid],
+            "INSERT INTO sources (source_id, path, format, signal, content_hash, fingerprint,"
+            " bytes, records, rejected, service_name, ingested_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [
+                sid,
+                _display_path(src.display),
+                spec.name,
+                spec.signal,
+                src.content_hash(),
+                src.fingerprint,
+                src.size,
+                ctx.records,
+                ctx.rejected,
+                fallback,
+            ],
         )
     if progress:
         progress(src.display, src.size, src.size)

@@ -40,6 +40,12 @@ HEAD_BYTES = 64 * 1024
 CHUNK_BYTES = 16 * 1024 * 1024
 """Read size of the bulk line reader."""
 
+FINGERPRINT_BYTES = 1024 * 1024
+"""How much of each end of a file its fingerprint covers."""
+
+HASH_EAGERLY_BYTES = 8 * 1024 * 1024
+"""Files up to this size are hashed up front; larger ones while they load."""
+
 GZIP_MAGIC = b"\x1f\x8b"
 BOM_UTF8 = b"\xef\xbb\xbf"
 BOM_UTF16_LE = b"\xff\xfe"
@@ -98,7 +104,10 @@ class Source:
     size: int = 0
     """Raw size in bytes."""
     sha256: str = ""
-    """Hash of the raw bytes (the idempotency key)."""
+    """SHA-256 of the raw bytes (the idempotency key); "" until known — see ``content_hash``."""
+    fingerprint: str = ""
+    """A cheap stand-in for the hash: size plus the first and last MiB. Equal content has
+    an equal fingerprint, so a file whose fingerprint is new is new content."""
     compression: str | None = None
     """``gzip`` or None, detected from magic bytes."""
     encoding: str = "utf-8"
@@ -111,6 +120,27 @@ class Source:
     """Whether ``path`` is a spool file to delete after loading."""
     consumed: int = field(default=0, repr=False)
     """Raw bytes consumed by the last reader (for progress)."""
+    _hashers: list[_HashingFile] = field(default_factory=list, repr=False)
+
+    def content_hash(self) -> str:
+        """The SHA-256 of the raw bytes.
+
+        Large files are hashed while a loader reads them (``_HashingFile``), so the hash
+        costs no extra pass; only when no reader went through the whole file is it read
+        again here.
+        """
+        if not self.sha256:
+            done = [h for h in self._hashers if h.complete(self.size)]
+            self.sha256 = done[0].hexdigest() if done else _sha256_file(self.path)
+        return self.sha256
+
+    def _open_file(self) -> IO[bytes]:
+        f = open(self.path, "rb")  # noqa: SIM115 - closed by the caller's stream
+        if self.sha256:
+            return f
+        hasher = _HashingFile(f)
+        self._hashers.append(hasher)
+        return hasher  # type: ignore[return-value]
 
     @property
     def name(self) -> str:
@@ -119,7 +149,7 @@ class Source:
 
     def open_raw(self) -> IO[bytes]:
         """The decompressed content as a binary stream (encoding untouched)."""
-        f = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
+        f = self._open_file()
         if self.compression == "gzip":
             return gzip.GzipFile(fileobj=f, mode="rb")
         return f
@@ -219,7 +249,7 @@ class Source:
 
     def _utf8_stream(self) -> IO[bytes]:
         """A binary stream of the content in UTF-8, with ``raw_file`` for progress."""
-        raw = open(self.path, "rb")  # noqa: SIM115 - closed with the returned stream
+        raw = self._open_file()
         stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if self.compression else raw
         if self.encoding != "utf-8":
             text = io.TextIOWrapper(stream, encoding=_codec(self.encoding), errors="replace")
@@ -241,6 +271,78 @@ def _decode(data: bytes, encoding: str) -> str:
     if data.startswith(BOM_UTF8):
         data = data[len(BOM_UTF8) :]
     return data.decode("utf-8", "replace")
+
+
+class _HashingFile(io.RawIOBase):
+    """A raw file that hashes what is read of it, while it is read front to back.
+
+    ``hashlib`` releases the GIL on large updates, so hashing runs alongside DuckDB's work
+    on the reader thread instead of costing a pass of its own before the load.
+    """
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+        self._hash = hashlib.sha256()
+        self._hashed = 0
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        pos = self._inner.tell()
+        data = self._inner.read(size)
+        if pos == self._hashed and data:
+            self._hash.update(data)
+            self._hashed += len(data)
+        if not data:
+            self._eof = True
+        return data
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._inner.seek(offset, whence)
+
+    def seekable(self) -> bool:
+        return True
+
+    def complete(self, size: int) -> bool:
+        """Whether every byte of a ``size``-byte file went through the hash, in order."""
+        return self._hashed == size
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fingerprint(path: Path, size: int) -> str:
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        h.update(f.read(FINGERPRINT_BYTES))
+        if size > 2 * FINGERPRINT_BYTES:
+            f.seek(size - FINGERPRINT_BYTES)
+            h.update(f.read(FINGERPRINT_BYTES))
+        elif size > FINGERPRINT_BYTES:
+            h.update(f.read())
+    return h.hexdigest()
 
 
 class _SkipBOM(io.RawIOBase):
@@ -328,13 +430,11 @@ def open_source(spec: str) -> Source:
         temporary = True
     else:
         path = Path(spec)
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-            size += len(block)
-    src = Source(display=spec, path=path, size=size, sha256=h.hexdigest(), temporary=temporary)
+    size = path.stat().st_size
+    src = Source(display=spec, path=path, size=size, temporary=temporary)
+    src.fingerprint = _fingerprint(path, size)
+    if size <= HASH_EAGERLY_BYTES:
+        src.sha256 = _sha256_file(path)
     with open(path, "rb") as f:
         magic = f.read(2)
     if magic == GZIP_MAGIC:

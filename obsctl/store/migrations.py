@@ -36,6 +36,7 @@ CREATE TABLE sources (
     format         VARCHAR NOT NULL,
     signal         VARCHAR NOT NULL,
     content_hash   VARCHAR NOT NULL UNIQUE,
+    fingerprint    VARCHAR NOT NULL,
     bytes          BIGINT NOT NULL,
     records        BIGINT NOT NULL DEFAULT 0,
     rejected       BIGINT NOT NULL DEFAULT 0,

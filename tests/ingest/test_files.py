@@ -99,3 +99,44 @@ def test_source_hash_is_of_raw_bytes(tmp_path):
     assert open_source(str(p)).sha256 == hashlib.sha256(b"hello\n").hexdigest()
     assert open_source(str(p)).size == 6
     assert Path(open_source(str(p)).path) == p
+
+
+def test_large_files_are_hashed_while_read(tmp_path, monkeypatch):
+    import hashlib
+
+    from obsctl.ingest import files
+
+    monkeypatch.setattr(files, "HASH_EAGERLY_BYTES", 1000)
+    p = tmp_path / "big.log"
+    data = b"".join(b"line %d\n" % i for i in range(50000))
+    p.write_bytes(gzip.compress(data))
+    src = open_source(str(p))
+    assert src.sha256 == ""  # not hashed up front
+    assert sum(b.num_rows for b in src.line_batches()) == 50000
+    # the read went through the hash: no second pass over the file is needed
+    monkeypatch.setattr(files, "_sha256_file", lambda path: pytest.fail("re-read the file"))
+    assert src.content_hash() == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_a_partial_read_falls_back_to_hashing_the_file(tmp_path, monkeypatch):
+    import hashlib
+
+    from obsctl.ingest import files
+
+    monkeypatch.setattr(files, "HASH_EAGERLY_BYTES", 10)
+    p = tmp_path / "x.log"
+    p.write_bytes(b"abc\n" * 1000)
+    src = open_source(str(p))
+    with src.open_raw() as f:
+        f.read(5)
+    assert src.content_hash() == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_same_size_and_ends_share_a_fingerprint_but_not_a_hash(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"x" * 5_000_000)
+    b.write_bytes(b"x" * 2_500_000 + b"y" + b"x" * 2_499_999)
+    fa, fb = open_source(str(a)), open_source(str(b))
+    # same size and same ends: same fingerprint, so the full hash must decide
+    assert fa.fingerprint == fb.fingerprint
+    assert fa.content_hash() != fb.content_hash()

@@ -91,3 +91,20 @@ def test_ingest_error_is_an_obsctl_error():
     from obsctl.errors import ObsctlError
 
     assert issubclass(IngestError, ObsctlError)
+
+
+def test_large_file_with_same_ends_but_other_middle_is_new_content(store, tmp_path, monkeypatch):
+    from obsctl.ingest import files
+
+    monkeypatch.setattr(files, "HASH_EAGERLY_BYTES", 1000)
+    line = b'{"ts":"2024-01-01T00:00:00Z","level":"info","msg":"m %d"}\n'
+    a = tmp_path / "a.jsonl"
+    b = tmp_path / "b.jsonl"
+    rows = [line % i for i in range(40000)]
+    a.write_bytes(b"".join(rows))
+    rows[20000] = line % 999999  # same first and last MiB, other content in the middle
+    b.write_bytes(b"".join(rows))
+    assert ingest_paths(store, [str(a)]).files[0].status == "loaded"
+    assert ingest_paths(store, [str(a)]).files[0].status == "already-loaded"
+    assert ingest_paths(store, [str(b)]).files[0].status == "loaded"
+    assert store.scalar("SELECT count(DISTINCT content_hash) FROM sources") == 2

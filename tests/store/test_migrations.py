@@ -60,7 +60,7 @@ def test_public_tables_have_the_documented_columns(store):
         ("labels", "JSON"),
     ]
     assert [c for c, _ in _columns(store, "sources")] == [
-        "source_id", "path", "format", "signal", "content_hash", "bytes", "records",
+        "source_id", "path", "format", "signal", "content_hash", "fingerprint", "bytes", "records",
         "rejected", "service_name", "ingested_at",
     ]  # fmt: skip
 
