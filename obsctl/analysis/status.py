@@ -89,6 +89,12 @@ def extent(store: Store, source_ids: Sequence[int] | None = None) -> Extent:
     return Extent(services, min(starts) if starts else None, max(ends) if ends else None)
 
 
+def source_count(store: Store) -> tuple[int, int]:
+    """(files loaded, records rejected across them)."""
+    n, rejected = store.rows("SELECT count(*), coalesce(sum(rejected), 0) FROM sources")[0]
+    return int(n), int(rejected)
+
+
 def sources(store: Store) -> pa.Table:
     """Every loaded file: id, path, format, signal, records, rejected, bytes, loaded-at."""
     return store.query(

@@ -67,7 +67,7 @@ def ingest(
         with progress_reporter(err, st.policy) as progress:
             report = ingest_paths(s, paths, format=format, service=service, progress=progress)
         ids = [f.source_id for f in report.files if f.status == "loaded" and f.source_id]
-        listing = summary_listing(report, extent(s, ids))
+        listing = summary_listing(report, extent(s, ids), group=output_format == "table")
     formats.write(listing, output_format, sys.stdout, console=make_console(sys.stdout, st.policy))
     if verbose or report.failed:
         write_rejects(report, err, verbose=verbose, quiet=st.policy.quiet)

@@ -30,8 +30,5 @@ def status(
         if sources:
             formats.write(sources_listing(analysis.sources(s)), format, sys.stdout, console=out)
             return
-        sigs = analysis.signals(s)
-        formats.write(signals_listing(sigs, str(s.path)), format, sys.stdout, console=out)
-        if format == "table":
-            out.print()
-            formats.write(sources_listing(analysis.sources(s)), format, sys.stdout, console=out)
+        listing = signals_listing(analysis.signals(s), str(s.path), analysis.source_count(s))
+        formats.write(listing, format, sys.stdout, console=out)

@@ -13,8 +13,18 @@ if TYPE_CHECKING:
     from obsctl.ingest import IngestReport
 
 
-def summary_listing(report: IngestReport, extent: Extent) -> Listing:
-    """The per-file table (file, format, signal, records, rejected, note) and a footer."""
+GROUP_AT = 4
+"""Runs of at least this many clean files of one format in one folder share a row."""
+
+
+def summary_listing(report: IngestReport, extent: Extent, *, group: bool = False) -> Listing:
+    """The per-file table (file, format, signal, records, rejected, note) and a footer.
+
+    With ``group`` (the human table view), a run of ``GROUP_AT`` or more files loaded
+    cleanly from one folder in one format — a service's profiles, a day of rotated logs —
+    is shown as one row (``profiles/payment/ (40 files)``); machine formats keep a row
+    per file.
+    """
     import os
 
     import pyarrow as pa
@@ -67,6 +77,8 @@ def summary_listing(report: IngestReport, extent: Extent) -> Listing:
             ("note", pa.string()),
         ]
     )
+    if group:
+        rows = _grouped(rows)
     table = pa.Table.from_pylist(rows, schema=schema)
     return Listing(
         table,
@@ -86,6 +98,34 @@ def summary_listing(report: IngestReport, extent: Extent) -> Listing:
             )
         },
     )
+
+
+def _grouped(rows: list[dict]) -> list[dict]:
+    import itertools
+    import os
+
+    def key(row: dict) -> tuple:
+        clean = row["status"] == "loaded" and not row["rejected"]
+        return (os.path.dirname(row["file"]), row["format"], clean) if clean else (id(row),)
+
+    out: list[dict] = []
+    for _, run_iter in itertools.groupby(rows, key=key):
+        run = list(run_iter)
+        if len(run) < GROUP_AT:
+            out.extend(run)
+            continue
+        first = run[0]
+        folder = os.path.dirname(first["file"])
+        out.append(
+            {
+                **first,
+                "file": f"{folder}/ ({len(run)} files)",
+                "path": os.path.dirname(first["path"]),
+                "records": sum(r["records"] for r in run),
+                "bytes": sum(r["bytes"] for r in run),
+            }
+        )
+    return out
 
 
 def footer(report: IngestReport, extent: Extent) -> str:

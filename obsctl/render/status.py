@@ -13,8 +13,11 @@ if TYPE_CHECKING:
     from obsctl.analysis.status import SignalSummary
 
 
-def signals_listing(signals: Sequence[SignalSummary], store_path: str) -> Listing:
-    """One row per signal: records, sources, services, start, end."""
+def signals_listing(
+    signals: Sequence[SignalSummary], store_path: str, sources: tuple[int, int] = (0, 0)
+) -> Listing:
+    """One row per signal: records, sources, services, start, end; ``sources`` is
+    (files loaded, records rejected) for the footer."""
     import pyarrow as pa
 
     table = pa.table(
@@ -40,6 +43,10 @@ def signals_listing(signals: Sequence[SignalSummary], store_path: str) -> Listin
             Column("services", "names", kind="list", max_width=60),
         ],
         title=f"store {store_path}",
+        footer=(
+            f"{sources[0]:,} files loaded, {sources[1]:,} records rejected"
+            " · list them with: obsctl status --sources"
+        ),
     )
 
 

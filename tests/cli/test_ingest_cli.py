@@ -67,3 +67,15 @@ def test_verbose_lists_rejects_with_file_and_line(cli, corpus):
     assert r.exit_code == 0
     assert "lnav_invalid_json.jsonl:" in r.stderr
     assert "1 rejected" in r.stderr
+
+
+def test_table_groups_a_folder_of_profiles_json_keeps_every_file(cli):
+    from tests.conftest import FIXTURES
+
+    bundle = FIXTURES / "checkout-incident"
+    table = cli("ingest", bundle / "profiles" / "payment", bundle / "logs" / "cart.jsonl.gz")
+    assert table.exit_code == 0, table.stderr
+    n = len(list((bundle / "profiles" / "payment").glob("*.pb.gz")))
+    assert f"profiles/payment/ ({n} files)" in table.stdout
+    again = json.loads(cli("ingest", bundle / "profiles" / "payment", "-o", "json").stdout)
+    assert len(again) == n and {r["status"] for r in again} == {"already-loaded"}

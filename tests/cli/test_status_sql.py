@@ -33,10 +33,14 @@ def test_status_reports_counts_services_and_range_per_signal(cli, corpus):
     assert first_us > 0
 
 
-def test_status_table_lists_sources(cli, corpus):
-    cli("ingest", corpus / "traces/zipkin/yelp.json")
+def test_status_table_points_to_the_sources(cli, corpus):
+    cli("ingest", corpus / "traces/zipkin/yelp.json", corpus / "logs/jsonl/lnav_invalid_json.jsonl")
     r = cli("status")
-    assert "traces" in r.stdout and "yelp.json" in r.stdout and "zipkin" in r.stdout
+    assert "2 files loaded, 1 records rejected · list them with: obsctl status --sources" in (
+        " ".join(r.stdout.split())
+    )
+    listed = cli("status", "--sources")
+    assert "yelp.json" in listed.stdout and "zipkin" in listed.stdout
 
 
 def test_status_sources_as_csv(cli, corpus):
