@@ -25,7 +25,17 @@ print("LOADED=" + ",".join(sorted(m for m in {heavy!r} if m in sys.modules)), fi
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["ingest", "--help"], ["sql", "-h"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["ingest", "--help"],
+        ["sql", "-h"],
+        ["logs", "--help"],
+        ["logs", "histogram", "-h"],
+    ],
+)
 def test_help_and_version_do_not_import_heavy_modules(args):
     proc = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
@@ -41,6 +51,7 @@ def test_help_and_version_do_not_import_heavy_modules(args):
 def test_core_packages_load_without_any_front_end():
     code = (
         "import sys, obsctl.store, obsctl.ingest, obsctl.ingest.detect, obsctl.analysis.status;"
+        "import obsctl.analysis.logs, obsctl.timewindow;"
         "obsctl.ingest.detect.registry();"
         f"print(','.join(m for m in {FRONT_ENDS!r} if m in sys.modules))"
     )

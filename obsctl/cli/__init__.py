@@ -88,10 +88,11 @@ def _root(
 
 
 def _register() -> None:
-    from obsctl.cli import demo, ingest, sql, status
+    from obsctl.cli import demo, ingest, logs, sql, status
 
     app.command("ingest", context_settings=CONTEXT_SETTINGS)(ingest.ingest)
     app.command("status", context_settings=CONTEXT_SETTINGS)(status.status)
+    app.add_typer(logs.app, name="logs")
     app.command("sql", context_settings=CONTEXT_SETTINGS)(sql.sql)
     app.command("demo", context_settings=CONTEXT_SETTINGS)(demo.demo)
 

@@ -62,3 +62,33 @@ def state(ctx: typer.Context) -> AppState:
 def store_path(ctx: typer.Context, store: Path | None) -> Path | None:
     """The command's ``--store``, else the global one (``None`` = default resolution)."""
     return store or state(ctx).store
+
+
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Start: a duration before the end of the data (15m, 2h, 1d) or a UTC time "
+        "(2026-03-26T16:30:00Z, '2026-03-26 16:30').",
+        show_default=False,
+    ),
+]
+
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="End (exclusive), in the same forms as --since.",
+        show_default=False,
+    ),
+]
+
+ServiceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--service",
+        "-s",
+        help="Only this service (repeat for several).",
+        show_default=False,
+    ),
+]

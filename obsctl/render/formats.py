@@ -6,6 +6,9 @@ agree cell for cell. Serialisation is columnwise: timestamps become RFC 3339 str
 nanoseconds in Arrow (never through Python ``datetime``, which would drop them), CSV goes
 through ``pyarrow.csv``, JSON rows through orjson one record batch at a time, and columns
 of DuckDB type JSON (field metadata ``obsctl.json``) are embedded as JSON, not as strings.
+A listing's data may also be a ``pyarrow.RecordBatchReader``: json, ndjson and csv then
+write it batch by batch (an export of millions of rows is never held at once), and the
+table view reads it whole (give it a bounded result).
 
 The human ``table`` view builds Rich ``Text`` from data through ``render.safe`` only.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -53,8 +56,9 @@ class Column:
 class Listing:
     """A result to print: the data plus presentation hints for the table view."""
 
-    table: pa.Table
-    """The data; every format serialises exactly these columns."""
+    table: pa.Table | pa.RecordBatchReader
+    """The data; every format serialises exactly these columns. A reader is streamed
+    batch by batch by the machine formats."""
     columns: Sequence[Column] | None = None
     """Table-view columns (subset/order/kinds); ``None`` shows every column."""
     title: str | None = None
@@ -129,6 +133,22 @@ def _stringify_times(table: pa.Table) -> pa.Table:
     return pa.table([c for _, c in cols], schema=pa.schema([f for f, _ in cols]))
 
 
+def _tables(data: pa.Table | pa.RecordBatchReader) -> Iterator[pa.Table]:
+    """The data as one table, or for a reader one table per record batch (at least one,
+    empty if the reader is, so the header/schema is always known)."""
+    import pyarrow as pa
+
+    if not isinstance(data, pa.RecordBatchReader):
+        yield data
+        return
+    empty = True
+    for batch in data:
+        empty = False
+        yield pa.Table.from_batches([batch])
+    if empty:
+        yield data.schema.empty_table()
+
+
 def _binary(stream: IO[str]) -> IO[bytes] | None:
     buf = getattr(stream, "buffer", None)
     if buf is not None:
@@ -183,12 +203,15 @@ def _default(value: Any) -> Any:
 
 @register("table")
 def _write_table(listing: Listing, stream: IO[str], console: Console | None) -> None:
+    import pyarrow as pa
     from rich.table import Table
 
     from obsctl.render.console import OutputPolicy, make_console
 
     con = console or make_console(stream, OutputPolicy())
     tbl = listing.table
+    if not isinstance(tbl, pa.Table):  # a reader: the table view shows bounded results
+        tbl = tbl.read_all()
     cols = list(listing.columns) if listing.columns else [Column(n) for n in tbl.column_names]
     rt = Table(
         title=listing.title,
@@ -250,9 +273,13 @@ def _fit_widths(
     flexible = [
         kind in ("text", "json", "list")
         and w > _FIXED_UP_TO
-        # a column whose cells all have one length holds ids or codes: never cut those
-        and len({row[j].cell_len for row in rows if row[j].plain != "—"}) > 1
-        for j, (kind, w) in enumerate(zip(kinds, natural, strict=True))
+        # a column whose cells all have one length holds ids or codes: never cut those,
+        # unless the column declares a min_width (it is free text, however many rows)
+        and (
+            c.min_width is not None
+            or len({row[j].cell_len for row in rows if row[j].plain != "—"}) > 1
+        )
+        for j, (c, kind, w) in enumerate(zip(cols, kinds, natural, strict=True))
     ]
     padding = 2 * (len(cols) - 1)
     fixed = sum(w for w, f in zip(natural, flexible, strict=True) if not f)
@@ -349,19 +376,23 @@ def _write_json(listing: Listing, stream: IO[str], console: Console | None) -> N
     out = io.BytesIO()
     out.write(b"[")
     first = True
-    for rows in _json_rows(listing.table):
-        for row in rows:
-            out.write(b"\n  " if first else b",\n  ")
-            out.write(_dumps(row))
-            first = False
+    for table in _tables(listing.table):
+        for rows in _json_rows(table):
+            for row in rows:
+                out.write(b"\n  " if first else b",\n  ")
+                out.write(_dumps(row))
+                first = False
+            _emit(stream, out.getvalue())
+            out = io.BytesIO()
     out.write(b"\n]\n" if not first else b"]\n")
     _emit(stream, out.getvalue())
 
 
 @register("ndjson")
 def _write_ndjson(listing: Listing, stream: IO[str], console: Console | None) -> None:
-    for rows in _json_rows(listing.table):
-        _emit(stream, b"".join(_dumps(r) + b"\n" for r in rows))
+    for table in _tables(listing.table):
+        for rows in _json_rows(table):
+            _emit(stream, b"".join(_dumps(r) + b"\n" for r in rows))
 
 
 @register("csv")
@@ -369,17 +400,22 @@ def _write_csv(listing: Listing, stream: IO[str], console: Console | None) -> No
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    table = _stringify_times(listing.table)
-    cols = []
-    for f, col in zip(table.schema, table.columns, strict=True):
-        if pa.types.is_nested(f.type):
-            col = pa.array(
-                [None if v is None else _dumps(v).decode() for v in col.to_pylist()], pa.string()
-            )
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            col = _escape_controls(col)
-        cols.append(col)
-    table = pa.table(cols, names=table.column_names)
-    out = io.BytesIO()
-    pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="needed"))
-    _emit(stream, out.getvalue())
+    header = True
+    for part in _tables(listing.table):
+        table = _stringify_times(part)
+        cols = []
+        for f, col in zip(table.schema, table.columns, strict=True):
+            if pa.types.is_nested(f.type):
+                col = pa.array(
+                    [None if v is None else _dumps(v).decode() for v in col.to_pylist()],
+                    pa.string(),
+                )
+            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                col = _escape_controls(col)
+            cols.append(col)
+        table = pa.table(cols, names=table.column_names)
+        out = io.BytesIO()
+        options = pacsv.WriteOptions(quoting_style="needed", include_header=header)
+        pacsv.write_csv(table, out, options)
+        _emit(stream, out.getvalue())
+        header = False

@@ -179,6 +179,42 @@ class Store:
             table = table.cast(pa.schema(fields))
         return table
 
+    def stream(
+        self,
+        sql: str,
+        params: Sequence[Any] | dict[str, Any] | None = None,
+        *,
+        batch_rows: int = 65_536,
+    ) -> pa.RecordBatchReader:
+        """Like ``query``, but as a reader of record batches, for results too large to
+        hold at once (exports of millions of rows). Read it before the store is closed.
+
+        JSON columns carry the same ``obsctl.json`` field metadata as in ``query``.
+        """
+        import duckdb
+        import pyarrow as pa
+
+        try:
+            rel = self.con.sql(sql, params=params)
+            types = [str(t) for t in rel.types]
+            reader = rel.to_arrow_reader(batch_rows)
+        except duckdb.Error as exc:
+            raise QueryError(_one_line(exc)) from None
+        if "JSON" not in types:
+            return reader
+        schema = pa.schema(
+            [
+                f.with_metadata({"obsctl.json": "1"}) if t == "JSON" else f
+                for f, t in zip(reader.schema, types, strict=False)
+            ]
+        )
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
     def rows(
         self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:

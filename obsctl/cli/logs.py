@@ -1,0 +1,254 @@
+"""``obsctl logs``: search log records (step 1, *what* happened) and count them over time.
+
+``obsctl logs [TEXT] [filters]`` lists records; ``obsctl logs histogram [TEXT] [filters]``
+charts them. The group takes an optional TEXT argument *and* has subcommands, which click
+cannot tell apart on its own (``histogram`` would be read as TEXT): ``LogsGroup`` routes
+a first word that names a subcommand to it. To search for such a word, write
+``obsctl logs -- histogram``.
+
+Bad filter values are usage errors (exit 2) raised before the store is opened; no match
+is not an error (exit 0, an empty table and a note on stderr).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from obsctl.cli.options import (
+    FormatOpt,
+    ServiceOpt,
+    SinceOpt,
+    StoreOpt,
+    UntilOpt,
+    state,
+    store_path,
+)
+
+DEFAULT_LIMIT = 200
+"""Records the table view shows unless ``--limit`` says otherwise."""
+
+
+class LogsGroup(TyperGroup):
+    """A group whose callback takes an optional TEXT: a first word naming a subcommand
+    goes to the subcommand (the group's own filters then keep their defaults).
+
+    Options may follow TEXT (``obsctl logs timeout --level warn``): a click group
+    normally stops reading its own options at the first positional argument.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allow_interspersed_args = True
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            super(TyperGroup, self).parse_args(ctx, [])  # the callback's params: defaults
+            if hasattr(ctx, "_protected_args"):
+                ctx._protected_args, ctx.args = args[:1], args[1:]
+            else:  # pragma: no cover - click < 8.2
+                ctx.protected_args, ctx.args = args[:1], args[1:]
+            return ctx.args
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    name="logs",
+    cls=LogsGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+TextArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="Case-insensitive substring of the message.", show_default=False, metavar="TEXT"
+    ),
+]
+LevelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--level",
+        "-l",
+        help="At or above this level: trace, debug, info, warn, error, fatal, or 1-24.",
+        show_default=False,
+    ),
+]
+TraceOpt = Annotated[
+    str | None,
+    typer.Option("--trace", help="Only records of this trace id (hex).", show_default=False),
+]
+GrepOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--grep",
+        "-g",
+        help="Regular expression the message must match (RE2 syntax).",
+        show_default=False,
+    ),
+]
+
+
+def _parse(
+    text: str | None,
+    level: str | None,
+    service: list[str] | None,
+    trace: str | None,
+    grep: str | None,
+    since: str | None,
+    until: str | None,
+) -> tuple[Any, Any]:
+    """Validate the filters (no store needed): (LogFilter without window, WindowSpec)."""
+    from obsctl.analysis.logs import LogFilter
+    from obsctl.timewindow import WindowSpec
+
+    spec = WindowSpec.parse(since, until)
+    filt = LogFilter.from_options(text=text, level=level, services=service, trace=trace, grep=grep)
+    return filt, spec
+
+
+@app.callback(invoke_without_command=True)
+def logs(
+    ctx: typer.Context,
+    text: TextArg = None,
+    level: LevelOpt = None,
+    service: ServiceOpt = None,
+    trace: TraceOpt = None,
+    grep: GrepOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            help=f"At most N records; 0 = all [default: {DEFAULT_LIMIT} for the table, "
+            "all for json/ndjson/csv].",
+            show_default=False,
+            min=0,
+        ),
+    ] = None,
+    reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Newest first.")] = False,
+    format: FormatOpt = "table",
+    store: StoreOpt = None,
+) -> None:
+    """Search log records: filter by text, level, service, trace, regex and time.
+
+    Records are listed in time order; json, ndjson and csv carry every field.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import dataclasses
+
+    from obsctl.analysis import logs as analysis
+    from obsctl.render import formats
+    from obsctl.render.console import make_console
+    from obsctl.render.logs import records_listing
+    from obsctl.store import Store
+
+    filt, spec = _parse(text, level, service, trace, grep, since, until)
+    policy = state(ctx).policy
+    shown = (DEFAULT_LIMIT if limit is None else limit) if format == "table" else limit
+    shown = shown or None  # 0 = no limit
+    with Store.open(store_path(ctx, store), read_only=True) as s:
+        filt = dataclasses.replace(filt, window=spec.resolve(s))
+        if format != "table":  # stream: exports may be millions of records
+            reader = analysis.search_stream(s, filt, limit=shown, reverse=reverse)
+            counted = _Counted(reader)
+            formats.write(records_listing(counted.reader()), format, sys.stdout)
+            if counted.rows == 0:
+                _note(policy, "no log records match")
+            return
+        table = analysis.search(s, filt, limit=shown + 1 if shown else None, reverse=reverse)
+        more = shown is not None and table.num_rows > shown
+        total = analysis.count(s, filt) if more else table.num_rows
+        if more:
+            table = table.slice(0, shown)
+    formats.write(
+        records_listing(table), "table", sys.stdout, console=make_console(sys.stdout, policy)
+    )
+    if total == 0:
+        _note(policy, "no log records match")
+    elif more:
+        which, hint = ("newest", "") if reverse else ("first", ", --reverse for the newest")
+        _note(
+            policy,
+            f"showing the {which} {table.num_rows:,} of {total:,} matching records"
+            f" (--limit 0 for all{hint})",
+        )
+
+
+@app.command("histogram")
+def histogram(
+    ctx: typer.Context,
+    text: TextArg = None,
+    level: LevelOpt = None,
+    service: ServiceOpt = None,
+    trace: TraceOpt = None,
+    grep: GrepOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--bucket",
+            "-b",
+            help="Bucket width (10s, 1m, 1h…) [default: a width giving 40-80 buckets].",
+            show_default=False,
+        ),
+    ] = None,
+    format: FormatOpt = "table",
+    store: StoreOpt = None,
+) -> None:
+    """Count log records per time bucket and level, drawn as stacked bars.
+
+    json, ndjson and csv give one row per bucket and level (zeros included).
+    """
+    import dataclasses
+
+    from obsctl.analysis import logs as analysis
+    from obsctl.render import formats
+    from obsctl.render.console import make_console
+    from obsctl.render.logs import HistogramView
+    from obsctl.store import Store
+
+    filt, spec = _parse(text, level, service, trace, grep, since, until)
+    width = analysis.parse_bucket(bucket) if bucket else None
+    policy = state(ctx).policy
+    with Store.open(store_path(ctx, store), read_only=True) as s:
+        filt = dataclasses.replace(filt, window=spec.resolve(s))
+        hist = analysis.histogram(s, filt, width)
+    if hist.total == 0:
+        _note(policy, "no log records match")
+    if format == "table":
+        make_console(sys.stdout, policy).print(HistogramView(hist))
+        return
+    formats.write(hist.table, format, sys.stdout)
+
+
+class _Counted:
+    """Wraps a record-batch reader to count the rows that went through it."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self.rows = 0
+
+    def reader(self) -> Any:
+        import pyarrow as pa
+
+        def batches() -> Any:
+            for batch in self._reader:
+                self.rows += batch.num_rows
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(self._reader.schema, batches())
+
+
+def _note(policy: Any, message: str) -> None:
+    """A note on stderr (not with ``-q``)."""
+    if not policy.quiet:
+        typer.echo(message, err=True)
