@@ -235,3 +235,34 @@ def data_end_ns(store: Store) -> int | None:
 def resolve(store: Store, since: str | None = None, until: str | None = None) -> TimeWindow:
     """Parse and resolve in one call (for callers that already hold the store)."""
     return WindowSpec.parse(since, until).resolve(store)
+
+
+def baseline_window(
+    text: str | None, window: TimeWindow, data_end: int | None
+) -> TimeWindow | None:
+    """The baseline to compare ``window`` with (``--baseline``).
+
+    ``text`` is either ``START..END`` (each side a duration before the end of the data or
+    an absolute time, as for ``--since``/``--until``), or a duration ``D``: the ``D`` just
+    before the window starts. Without ``text``, the baseline is everything before the
+    window's start, or ``None`` when the window has no start (nothing to compare with).
+
+    Raises:
+        UsageError: malformed text, or a duration baseline for a window with no start.
+    """
+    if text is None or not text.strip():
+        if window.start_ns is None:
+            return None
+        return TimeWindow(None, window.start_ns)
+    if ".." in text:
+        since, until = text.split("..", 1)
+        return WindowSpec.parse(since or None, until or None).resolve_at(data_end)
+    width = parse_duration(text.strip())
+    if width is None:
+        raise UsageError(
+            f"--baseline {text!r}: expected a duration (20m) or START..END (e.g. 1h..20m,"
+            " 2026-03-26T16:00Z..2026-03-26T16:20Z)"
+        )
+    if window.start_ns is None:
+        raise UsageError("--baseline DURATION needs --since (the baseline ends where it starts)")
+    return TimeWindow(window.start_ns - width, window.start_ns)

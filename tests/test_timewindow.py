@@ -120,3 +120,25 @@ def test_end_of_data_is_the_latest_of_every_signal(store, load, corpus):
 def test_an_empty_store_leaves_relative_bounds_open(store):
     assert data_end_ns(store) is None
     assert resolve(store, "15m") == TimeWindow()
+
+
+def test_baseline_window_forms():
+    from obsctl.errors import UsageError
+    from obsctl.timewindow import TimeWindow, baseline_window, parse_instant
+
+    end = parse_instant("2026-03-26T17:00:00Z")
+    w = TimeWindow(parse_instant("2026-03-26T16:30:00Z"), None)
+    assert baseline_window(None, w, end) == TimeWindow(None, w.start_ns)
+    assert baseline_window("20m", w, end) == TimeWindow(
+        parse_instant("2026-03-26T16:10:00Z"), w.start_ns
+    )
+    assert baseline_window("1h..45m", w, end) == TimeWindow(
+        parse_instant("2026-03-26T16:00:00Z"), parse_instant("2026-03-26T16:15:00Z")
+    )
+    assert baseline_window(None, TimeWindow(None, None), end) is None
+    import pytest
+
+    with pytest.raises(UsageError, match="needs --since"):
+        baseline_window("20m", TimeWindow(None, None), end)
+    with pytest.raises(UsageError, match="expected a duration"):
+        baseline_window("yesterday", w, end)

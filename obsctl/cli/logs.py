@@ -230,6 +230,82 @@ def histogram(
     formats.write(hist.table, format, sys.stdout)
 
 
+@app.command("patterns")
+def patterns(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Window to compare with: a duration just before --since (20m) or START..END"
+            " [default: everything before --since].",
+            show_default=False,
+        ),
+    ] = None,
+    service: Annotated[
+        str | None,
+        typer.Option("--service", "-s", help="Only this service.", show_default=False),
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", "-n", help="At most N patterns in the table view; 0 = all.", min=0),
+    ] = 30,
+    format: FormatOpt = "table",
+    store: StoreOpt = None,
+) -> None:
+    """Mine message templates (variables as <*>) and rank what is new or grew.
+
+    With --since, the window is compared with a baseline (everything before it, or
+    --baseline): new patterns come first, then those that grew the most.
+    """
+    from obsctl.analysis import log_patterns as analysis
+    from obsctl.render import formats
+    from obsctl.render.console import make_console
+    from obsctl.render.log_patterns import patterns_listing
+    from obsctl.render.units import fmt_time
+    from obsctl.store import Store
+    from obsctl.timewindow import WindowSpec, baseline_window, data_end_ns
+
+    spec = WindowSpec.parse(since, until)
+    policy = state(ctx).policy
+    with Store.open(store_path(ctx, store), read_only=True) as s:
+        end = data_end_ns(s)
+        window = spec.resolve_at(end)
+        base = baseline_window(baseline, window, end)
+        table = analysis.patterns(
+            s,
+            start_ns=window.start_ns,
+            end_ns=window.end_ns,
+            service=service,
+            baseline=None if base is None else (base.start_ns or 0, base.end_ns or end or 0),
+        )
+    total = table.num_rows
+    if format == "table" and limit and total > limit:
+        table = table.slice(0, limit)
+    footer = None
+    if base is not None:
+
+        def when(ns: int | None, open_side: str) -> str:
+            return open_side if ns is None else fmt_time(ns, precision="s")
+
+        footer = (
+            f"window {when(window.start_ns, 'start')} → {when(window.end_ns, 'end')}"
+            f" vs baseline {when(base.start_ns, 'start')} → {when(base.end_ns, 'end')} UTC"
+        )
+    formats.write(
+        patterns_listing(table, compared=base is not None, footer=footer),
+        format,
+        sys.stdout,
+        console=make_console(sys.stdout, policy),
+    )
+    if total == 0:
+        _note(policy, "no log records in the window")
+    elif table.num_rows < total:
+        _note(policy, f"showing {table.num_rows} of {total} patterns (--limit 0 for all)")
+
+
 class _Counted:
     """Wraps a record-batch reader to count the rows that went through it."""
 

@@ -35,7 +35,8 @@ class Column:
     header: str | None = None
     """Heading (defaults to the name)."""
     kind: str = "auto"
-    """``auto``, ``text``, ``int``, ``float``, ``pct``, ``time``, ``duration_ns``, ``bytes``,
+    """``auto``, ``text``, ``int``, ``float``, ``pct`` (a percentage), ``fraction`` (0–1
+    shown as a percentage), ``factor`` (``×3.2``), ``time``, ``duration_ns``, ``bytes``,
     ``list`` (comma-separated) or ``json``."""
     style: str = ""
     """Rich style for the cells."""
@@ -241,7 +242,7 @@ def _write_table(listing: Listing, stream: IO[str], console: Console | None) -> 
                 if cell.cell_len > width:
                     cell.plain = "…" + cell.plain[len(cell.plain) - width + 1 :]
     for c, kind, width in zip(cols, kinds, widths, strict=True):
-        numeric = kind in ("int", "float", "pct", "duration_ns", "bytes")
+        numeric = kind in ("int", "float", "pct", "fraction", "factor", "duration_ns", "bytes")
         rt.add_column(
             c.header or c.name,
             justify=c.justify or ("right" if numeric else "left"),  # type: ignore[arg-type]
@@ -358,6 +359,10 @@ def format_cell(value: Any, kind: str, style: str = "") -> Any:
         return safe_text(f"{value:,.4g}" if abs(value) < 1e6 else units.fmt_count(value), style)
     if kind == "pct":
         return safe_text(f"{value:.1f}%", style)
+    if kind == "fraction":
+        return safe_text(f"{value * 100:.1f}%", style)
+    if kind == "factor":
+        return safe_text(f"×{value:.3g}", style)
     if kind == "duration_ns":
         return safe_text(units.fmt_duration_ns(value), style)
     if kind == "bytes":

@@ -279,3 +279,51 @@ def test_a_single_long_record_squeezes_only_the_message(cli, tmp_path, monkeypat
     lines = cli("logs").stdout.splitlines()
     assert lines[1].startswith("2026-03-26 16:00:00.000  WARN   web      xxxx")
     assert lines[1].endswith("x…") and len(lines[1]) == 80
+
+
+def test_patterns_rank_what_is_new_in_the_incident(cli):
+    from tests.conftest import FIXTURES
+
+    cli("ingest", FIXTURES / "checkout-incident" / "logs")
+    r = cli("logs", "patterns", "--since", "2026-03-26T16:29:30Z", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert rows[0]["status"] == "new"
+    assert rows[0]["template"].startswith("fraud rule evaluation over budget: <*> ms")
+    by_template = {row["template"]: row for row in rows}
+    timeout = next(t for t in by_template if t.startswith("payment timeout after"))
+    assert by_template[timeout]["status"] == "new"
+    assert by_template[timeout]["services"] == ["checkout"]
+    retry = next(t for t in by_template if t.startswith("retrying payment charge"))
+    assert by_template[retry]["status"] == "grown"
+    redis = by_template["redis connection reset, retrying"]
+    assert redis["status"] == "steady"
+    # ranking: every new pattern before every grown one, grown before steady
+    order = [row["status"] for row in rows]
+    assert order.index("grown") > max(i for i, s in enumerate(order) if s == "new")
+    assert min(i for i, s in enumerate(order) if s == "steady") > order.index("grown")
+
+
+def test_patterns_table_view_and_baseline_duration(cli):
+    from tests.conftest import FIXTURES
+
+    cli("ingest", FIXTURES / "checkout-incident" / "logs")
+    r = cli("logs", "patterns", "--since", "20m", "--baseline", "10m", "-n", "5")
+    assert r.exit_code == 0, r.stderr
+    header = r.stdout.splitlines()[0].split()
+    assert header == ["status", "count", "share", "baseline", "growth", "template", "services",
+                      "levels"]  # fmt: skip
+    assert "showing 5 of" in r.stderr
+    assert "vs baseline" in r.stdout
+
+
+def test_patterns_without_since_lists_by_count_and_bad_baseline_is_usage(cli, corpus):
+    cli("ingest", corpus / "logs/loghub/OpenSSH/OpenSSH_2k.log")
+    r = cli("logs", "patterns", "-f", "json")
+    rows = json.loads(r.stdout)
+    assert [row["count"] for row in rows] == sorted((row["count"] for row in rows), reverse=True)
+    assert sum(row["count"] for row in rows) == 2000
+    assert all(row["status"] is None for row in rows)
+    bad = cli("logs", "patterns", "--baseline", "10m")
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("obsctl: error: --baseline DURATION needs --since")
