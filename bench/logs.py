@@ -120,6 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--input", type=Path, help="messages, one per line")
     ap.add_argument("--repeat", type=int, default=3, help="runs per tool; the best counts")
+    ap.add_argument(
+        "--store-gib",
+        type=float,
+        default=1.0,
+        help="JSON-lines GiB to load for the search/histogram latencies (0: skip)",
+    )
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/obsctl-bench"))
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -174,7 +181,57 @@ def main(argv: Sequence[str] | None = None) -> int:
             ids = [fresh(c) for c in contents]
             ga_dr = f"{grouping_accuracy(truth, [str(i) for i in ids]):.3f}"
         print(f"{name:<10} {ga_obs:>7.3f} {ga_dr:>7}")
+    if args.store_gib > 0:
+        store_latency(args.dir, args.store_gib, args.repeat)
     return 0
+
+
+def store_latency(work: Path, gib: float, repeat: int) -> None:
+    """Search and histogram latency over a store of ~4M lines per GiB (bench/ingest.py's
+    generator), as `obsctl logs` runs them."""
+    import dataclasses
+
+    from ingest import gen_logs
+
+    from obsctl.analysis import logs
+    from obsctl.ingest import ingest_paths
+    from obsctl.store import Store
+    from obsctl.timewindow import resolve
+
+    work.mkdir(parents=True, exist_ok=True)
+    src = work / f"logs-{gib:g}gib.jsonl"
+    if not src.exists():
+        print(f"\ngenerating {src} …", flush=True)
+        gen_logs(src, int(gib * 2**30))
+    db = work / f"logs-{gib:g}gib.duckdb"
+    if not db.exists():
+        with Store.open(db) as s:
+            ingest_paths(s, [str(src)])
+    with Store.open(db, read_only=True) as s:
+        n = s.scalar("SELECT count(*) FROM logs")
+        print(f"\nstore: {n:,} log records from {src.stat().st_size / 2**30:.2f} GiB of JSON lines")
+        base = logs.LogFilter()
+        cases: list[tuple[str, Callable[[], object]]] = [
+            ("count, text 'cache miss'", lambda: logs.count(s, logs.LogFilter.from_options(
+                text="cache miss"))),
+            ("count, --level error --service payment", lambda: logs.count(
+                s, logs.LogFilter.from_options(level="error", services=["payment"]))),
+            ("search, --level error, first 200", lambda: logs.search(
+                s, logs.LogFilter.from_options(level="error"), limit=200)),
+            ("search, --grep 'attempt [23]/3' --since 5m", lambda: logs.search(
+                s, dataclasses.replace(logs.LogFilter.from_options(grep="attempt [23]/3"),
+                                       window=resolve(s, "5m")), limit=200)),
+            ("histogram, all records", lambda: logs.histogram(s, base)),
+            ("histogram, --level warn", lambda: logs.histogram(
+                s, logs.LogFilter.from_options(level="warn"))),
+        ]  # fmt: skip
+        for label, fn in cases:
+            best = float("inf")
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - t0)
+            print(f"  {label:<44} {best * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ import functools
 import hashlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -678,6 +678,53 @@ def _empty_patterns() -> pa.Table:
     return _SCHEMA().empty_table()
 
 
+def labeler(
+    store: Store,
+    *,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    service: str | None = None,
+    baseline: tuple[int, int] | None = None,
+    max_split: int = MAX_SPLIT,
+) -> Callable[[pa.Array | pa.ChunkedArray], pa.Table]:
+    """Mine a window once; return a function labelling messages with its patterns.
+
+    The returned function maps an array of messages to ``pattern_id``/``template`` (one
+    row per message, in order), as ``patterns`` reports them for the same window. A
+    message whose masked form the window does not hold gets its masked text as template.
+    It masks on its own cursor, so it can label batches while a query on the store's
+    connection is still streaming (``obsctl logs --format ndjson``).
+
+    Args:
+        store: an open store.
+        start_ns: window start as for ``patterns``.
+        end_ns: window end as for ``patterns``.
+        service: service filter as for ``patterns``.
+        baseline: baseline window as for ``patterns``.
+        max_split: see ``MAX_SPLIT``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    params = _params(start_ns, end_ns, service, baseline)
+    window = store.query(_MASKED_STATS, params).column("masked").to_pylist()
+    tmpl = _templates_table(window, max_split)
+    lookup = dict(zip(window, tmpl.column("template").to_pylist(), strict=True))
+    cursor = store.con.cursor()
+
+    def label(bodies: pa.Array | pa.ChunkedArray) -> pa.Table:
+        arr = bodies.combine_chunks() if isinstance(bodies, pa.ChunkedArray) else bodies
+        arr = pc.fill_null(arr.cast(pa.string()), "")
+        enc = pc.dictionary_encode(arr)
+        masked = _mask_unique(cursor, enc.dictionary).to_pylist()
+        uniq_t = [lookup.get(m) or fold_variables(m) for m in masked]
+        t_arr = pa.array(uniq_t, pa.string()).take(enc.indices)
+        ids = pa.array([pattern_id(t) for t in uniq_t], pa.string()).take(enc.indices)
+        return pa.table({"pattern_id": ids, "template": t_arr})
+
+    return label
+
+
 def assign(
     store: Store,
     bodies: Sequence[str | None] | pa.Array | pa.ChunkedArray,
@@ -690,41 +737,21 @@ def assign(
 ) -> pa.Table:
     """Label messages with the patterns ``patterns`` reports for the same window.
 
-    Use it to add ``pattern_id``/``template`` to ``obsctl logs --format json`` rows: pass
-    the rows' bodies and the same window and filters as the ``patterns`` call. A body
-    whose masked form the window does not hold (it lies outside) gets its masked text as
-    template.
-
-    Args:
-        store: an open store.
-        bodies: the messages to label.
-        start_ns: window start as for ``patterns``.
-        end_ns: window end as for ``patterns``.
-        service: service filter as for ``patterns``.
-        baseline: baseline window as for ``patterns``.
-        max_split: see ``MAX_SPLIT``.
-
-    Returns:
-        ``pattern_id`` and ``template`` (strings), one row per body, in order.
+    One-shot form of ``labeler``: ``pattern_id`` and ``template`` per body, in order.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     arr = (
         bodies
         if isinstance(bodies, pa.Array | pa.ChunkedArray)
         else pa.array(list(bodies), pa.string())
     )
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    arr = pc.fill_null(arr.cast(pa.string()), "")
-    params = _params(start_ns, end_ns, service, baseline)
-    window = store.query(_MASKED_STATS, params).column("masked").to_pylist()
-    tmpl = _templates_table(window, max_split)
-    lookup = dict(zip(window, tmpl.column("template").to_pylist(), strict=True))
-    enc = pc.dictionary_encode(arr)
-    masked = _mask_unique(store.con, enc.dictionary).to_pylist()
-    uniq_t = [lookup.get(m) or fold_variables(m) for m in masked]
-    t_arr = pa.array(uniq_t, pa.string()).take(enc.indices)
-    ids = pa.array([pattern_id(t) for t in uniq_t], pa.string()).take(enc.indices)
-    return pa.table({"pattern_id": ids, "template": t_arr})
+    label = labeler(
+        store,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        service=service,
+        baseline=baseline,
+        max_split=max_split,
+    )
+    return label(arr)

@@ -31,6 +31,7 @@ Design decisions:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -275,7 +276,12 @@ def _search_sql(filt: LogFilter, limit: int | None, reverse: bool) -> tuple[str,
 
 
 def search(
-    store: Store, filt: LogFilter, *, limit: int | None = None, reverse: bool = False
+    store: Store,
+    filt: LogFilter,
+    *,
+    limit: int | None = None,
+    reverse: bool = False,
+    patterns: bool = False,
 ) -> pa.Table:
     """The matching log records, in time order.
 
@@ -284,19 +290,27 @@ def search(
         filt: which records.
         limit: at most this many (``None``: all).
         reverse: newest first.
+        patterns: append each record's ``pattern_id`` and ``template`` (the patterns
+            ``log_patterns.patterns`` reports for the same window and service).
 
     Returns:
         One row per record with the columns of ``RECORD_COLUMNS``: ``time``
         (timestamp[ns], UTC), ``level``, ``severity_text``, ``severity_number``,
         ``service``, ``body``, ``trace_id``, ``span_id``, ``attributes`` and
-        ``resource_attributes`` (JSON), ``scope_name``, ``file``, ``line``, ``source_id``.
+        ``resource_attributes`` (JSON), ``scope_name``, ``file``, ``line``, ``source_id``
+        — then ``pattern_id`` and ``template`` with ``patterns``.
 
     Raises:
         UsageError: ``filt.grep`` is not a valid regular expression.
     """
     _check_regex(store, filt.grep)
     sql, params = _search_sql(filt, limit, reverse)
-    return store.query(sql, params)
+    table = store.query(sql, params)
+    if patterns:
+        labels = _labeler(store, filt)(table.column("body"))
+        table = table.append_column("pattern_id", labels.column("pattern_id"))
+        table = table.append_column("template", labels.column("template"))
+    return table
 
 
 def search_stream(
@@ -305,15 +319,48 @@ def search_stream(
     *,
     limit: int | None = None,
     reverse: bool = False,
+    patterns: bool = False,
     batch_rows: int = 65_536,
 ) -> pa.RecordBatchReader:
     """``search`` as a reader of record batches, for exports too large to hold at once.
 
-    Read it while ``store`` is open. Same arguments and columns as ``search``.
+    Read it while ``store`` is open. Same arguments and columns as ``search``; with
+    ``patterns`` the window is mined once and each batch is labelled as it streams.
     """
+    import pyarrow as pa
+
     _check_regex(store, filt.grep)
+    label = _labeler(store, filt) if patterns else None
     sql, params = _search_sql(filt, limit, reverse)
-    return store.stream(sql, params, batch_rows=batch_rows)
+    reader = store.stream(sql, params, batch_rows=batch_rows)
+    if label is None:
+        return reader
+    schema = reader.schema.append(pa.field("pattern_id", pa.string())).append(
+        pa.field("template", pa.string())
+    )
+
+    def labelled() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            labels = label(batch.column("body")).combine_chunks()
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, labels.column("pattern_id").chunk(0),
+                 labels.column("template").chunk(0)],
+                schema=schema,
+            )  # fmt: skip
+
+    return pa.RecordBatchReader.from_batches(schema, labelled())
+
+
+def _labeler(store: Store, filt: LogFilter) -> Callable[[Any], pa.Table]:
+    """Patterns of the filter's window (and its one service, if one is named)."""
+    from obsctl.analysis import log_patterns
+
+    return log_patterns.labeler(
+        store,
+        start_ns=filt.window.start_ns,
+        end_ns=filt.window.end_ns,
+        service=filt.services[0] if len(filt.services) == 1 else None,
+    )
 
 
 def count(store: Store, filt: LogFilter) -> int:

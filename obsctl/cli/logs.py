@@ -133,12 +133,21 @@ def logs(
         ),
     ] = None,
     reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Newest first.")] = False,
+    patterns: Annotated[
+        bool,
+        typer.Option(
+            "--patterns/--no-patterns",
+            help="Add each record's pattern_id and template to json/ndjson/csv output"
+            " (mines the window once).",
+        ),
+    ] = True,
     format: FormatOpt = "table",
     store: StoreOpt = None,
 ) -> None:
     """Search log records: filter by text, level, service, trace, regex and time.
 
-    Records are listed in time order; json, ndjson and csv carry every field.
+    Records are listed in time order; json, ndjson and csv carry every field and the
+    record's pattern (pattern_id, template).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -157,7 +166,9 @@ def logs(
     with Store.open(store_path(ctx, store), read_only=True) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         if format != "table":  # stream: exports may be millions of records
-            reader = analysis.search_stream(s, filt, limit=shown, reverse=reverse)
+            reader = analysis.search_stream(
+                s, filt, limit=shown, reverse=reverse, patterns=patterns
+            )
             counted = _Counted(reader)
             formats.write(records_listing(counted.reader()), format, sys.stdout)
             if counted.rows == 0:

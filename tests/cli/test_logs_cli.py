@@ -18,6 +18,7 @@ DEMO = FIXTURES / "checkout-incident"
 FIELDS = [
     "time", "level", "severity_text", "severity_number", "service", "body", "trace_id",
     "span_id", "attributes", "resource_attributes", "scope_name", "file", "line", "source_id",
+    "pattern_id", "template",
 ]  # fmt: skip
 RFC3339_NS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
 
@@ -327,3 +328,21 @@ def test_patterns_without_since_lists_by_count_and_bad_baseline_is_usage(cli, co
     bad = cli("logs", "patterns", "--baseline", "10m")
     assert bad.exit_code == 2
     assert bad.stderr.startswith("obsctl: error: --baseline DURATION needs --since")
+
+
+def test_exports_carry_the_records_pattern(cli):
+    from tests.conftest import FIXTURES
+
+    cli("ingest", FIXTURES / "checkout-incident" / "logs")
+    r = cli("logs", "--level", "error", "--service", "checkout", "-f", "ndjson")
+    assert r.exit_code == 0, r.stderr
+    records = [json.loads(line) for line in r.stdout.splitlines()]
+    timeouts = [x for x in records if x["body"].startswith("payment timeout after 2000ms")]
+    assert timeouts and {x["template"] for x in timeouts} == {
+        "payment timeout after <*> order=ord-<*>"
+    }
+    patterns = json.loads(cli("logs", "patterns", "--service", "checkout", "-f", "json").stdout)
+    ids = {p["template"]: p["pattern_id"] for p in patterns}
+    assert {x["pattern_id"] for x in timeouts} == {ids["payment timeout after <*> order=ord-<*>"]}
+    plain = cli("logs", "--level", "error", "-n", "1", "-f", "json", "--no-patterns")
+    assert "template" not in json.loads(plain.stdout)[0]
