@@ -322,7 +322,8 @@ class HistogramView:
             pos = i * col_w
             axis[pos] = "┬"
             text = _time_label(bars.starts[i], step, multi_day, multi_year)
-            if pos <= last_end or pos + len(text) > n * col_w + 4:
+            room = min(n * col_w + 4, options.max_width - label_w - 2)
+            if pos <= last_end or pos + len(text) > room:
                 continue
             labels[pos : pos + len(text)] = list(text)
             last_end = pos + len(text)
