@@ -879,7 +879,7 @@ def formats(sig: SignalSQL) -> list[FormatSpec]:
     ``opentelemetry-proto`` and converted by protobuf's JSON mapping first.
     """
 
-    def load(src: Source, ctx: LoadContext) -> None:
+    def load(src: Source, ctx: LoadContext, requests: Iterator[pa.Table] | None = None) -> None:
         load_requests(
             src,
             ctx,
@@ -889,23 +889,14 @@ def formats(sig: SignalSQL) -> list[FormatSpec]:
             insert=sig.insert,
             reject=sig.reject,
             what=sig.what,
+            requests=requests,
         )
 
     def load_proto(src: Source, ctx: LoadContext) -> None:
         import importlib
 
         message = getattr(importlib.import_module(sig.proto_module), sig.what)
-        load_requests(
-            src,
-            ctx,
-            root=sig.root,
-            structure=sig.structure,
-            check=sig.check,
-            insert=sig.insert,
-            reject=sig.reject,
-            what=sig.what,
-            requests=proto_requests(src, ctx, message, sig.what),
-        )
+        load(src, ctx, proto_requests(src, ctx, message, sig.what))
 
     def sniff_json(head: bytes, name: str) -> float:
         return sniff_request(head, sig.root)
