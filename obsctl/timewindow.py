@@ -266,3 +266,24 @@ def baseline_window(
     if window.start_ns is None:
         raise UsageError("--baseline DURATION needs --since (the baseline ends where it starts)")
     return TimeWindow(window.start_ns - width, window.start_ns)
+
+
+def window_from_text(text: str, data_end: int | None, option: str = "--window") -> TimeWindow:
+    """A window written as ``START..END`` or as a duration ``D`` (the last ``D`` of the data).
+
+    Each side of ``START..END`` is a duration before the end of the data or an absolute
+    time, as for ``--since``/``--until``; either side may be empty (open).
+
+    Raises:
+        UsageError: malformed text, or an empty window.
+    """
+    if ".." in text:
+        since, until = text.split("..", 1)
+        return WindowSpec.parse(since or None, until or None).resolve_at(data_end)
+    width = parse_duration(text.strip())
+    if width is None:
+        raise UsageError(
+            f"{option} {text!r}: expected a duration (15m) or START..END (e.g. 1h..20m,"
+            " 2026-03-26T16:00Z..2026-03-26T16:20Z)"
+        )
+    return WindowSpec.parse(text, None).resolve_at(data_end)

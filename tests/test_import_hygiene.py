@@ -34,6 +34,8 @@ print("LOADED=" + ",".join(sorted(m for m in {heavy!r} if m in sys.modules)), fi
         ["sql", "-h"],
         ["logs", "--help"],
         ["logs", "histogram", "-h"],
+        ["metrics", "--help"],
+        ["metrics", "show", "-h"],
     ],
 )
 def test_help_and_version_do_not_import_heavy_modules(args):

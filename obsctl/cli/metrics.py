@@ -1,0 +1,220 @@
+"""``obsctl metrics``: step 2, *how much* — list metrics, chart one, compare two windows.
+
+``list`` shows what is loaded; ``show NAME`` charts one metric (gauges as values,
+counters as per-second rates, histograms as p50/p95/p99) and ``--format json|ndjson|csv``
+gives the numbers behind the chart; ``compare`` ranks every series by how far it moved
+between a baseline and a window. (``anomalies`` joins this group from
+``obsctl.analysis.metric_anomalies``.)
+
+Bad option values are usage errors (exit 2) raised before the store is opened; an unknown
+metric name is exit 3 with close names suggested.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from obsctl.cli.options import (
+    FormatOpt,
+    ServiceOpt,
+    SinceOpt,
+    StoreOpt,
+    UntilOpt,
+    state,
+    store_path,
+)
+
+app = typer.Typer(
+    name="metrics",
+    help="Step 2 — how much: list metrics, chart one, compare two windows.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+LabelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--label",
+        "-l",
+        help="Only series whose attribute KEY equals VALUE (KEY=VALUE; repeat: all must hold).",
+        show_default=False,
+        metavar="KEY=VALUE",
+    ),
+]
+StepOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--step",
+        help="Step width (15s, 1m, 5m…) [default: ~100-200 points, never finer than the"
+        " sampling interval].",
+        show_default=False,
+    ),
+]
+
+
+def _note(policy: Any, message: str) -> None:
+    """A note on stderr (not with ``-q``)."""
+    if not policy.quiet:
+        typer.echo(message, err=True)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    service: ServiceOpt = None,
+    label: LabelOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    format: FormatOpt = "table",
+    store: StoreOpt = None,
+) -> None:
+    """List the metrics loaded: type, unit, series, points, services and label keys."""
+    import dataclasses
+
+    from obsctl.analysis import metrics as analysis
+    from obsctl.render import formats
+    from obsctl.render.console import make_console
+    from obsctl.render.metrics import list_listing
+    from obsctl.store import Store
+    from obsctl.timewindow import WindowSpec
+
+    spec = WindowSpec.parse(since, until)
+    filt = analysis.MetricFilter.from_options(services=service, labels=label)
+    policy = state(ctx).policy
+    with Store.open(store_path(ctx, store), read_only=True) as s:
+        filt = dataclasses.replace(filt, window=spec.resolve(s))
+        table = analysis.list_metrics(s, filt)
+    formats.write(list_listing(table), format, sys.stdout, console=make_console(sys.stdout, policy))
+    if table.num_rows == 0:
+        _note(policy, "no metric points match")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Metric name (see 'obsctl metrics list').")],
+    label: LabelOpt = None,
+    service: ServiceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    step: StepOpt = None,
+    format: FormatOpt = "table",
+    store: StoreOpt = None,
+) -> None:
+    """Chart one metric over time, one line per series.
+
+    Gauges are shown as values, counters as per-second rates (resets handled),
+    histograms as p50/p95/p99 from their buckets, summaries as their quantiles.
+    json, ndjson and csv give one row per series, step (and quantile).
+    """
+    import dataclasses
+
+    from obsctl.analysis import metrics as analysis
+    from obsctl.render import formats
+    from obsctl.render.console import make_console
+    from obsctl.render.metrics import LineChart
+    from obsctl.store import Store
+    from obsctl.timewindow import WindowSpec
+
+    spec = WindowSpec.parse(since, until)
+    filt = analysis.MetricFilter.from_options(services=service, labels=label)
+    step_ns = analysis.parse_step(step) if step else None
+    policy = state(ctx).policy
+    with Store.open(store_path(ctx, store), read_only=True) as s:
+        filt = dataclasses.replace(filt, window=spec.resolve(s))
+        data = analysis.series(s, name, filt, step_ns)
+    if data.table.num_rows == 0:
+        _note(policy, f"no points of {name} match the filters")
+    if format == "table":
+        make_console(sys.stdout, policy).print(LineChart(data))
+        return
+    formats.write(data.table, format, sys.stdout)
+
+
+@app.command("compare")
+def compare(
+    ctx: typer.Context,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            "-b",
+            help="Baseline: START..END, or a duration just before the window (20m)"
+            " [default: everything before the window].",
+            show_default=False,
+        ),
+    ] = None,
+    window: Annotated[
+        str,
+        typer.Option(
+            "--window",
+            "-w",
+            help="Window to compare: START..END, or a duration at the end of the data (15m).",
+        ),
+    ] = "15m",
+    service: ServiceOpt = None,
+    label: LabelOpt = None,
+    step: StepOpt = None,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", "-n", help="At most N series in the table view; 0 = all.", min=0),
+    ] = 30,
+    format: FormatOpt = "table",
+    store: StoreOpt = None,
+) -> None:
+    """Rank every series by how much it moved between a baseline and a window.
+
+    Each side is summarised by the median of its step values (gauge value, counter
+    rate, histogram p50/p95/p99); robust z = change / (1.4826 × MAD of the baseline).
+    """
+    from obsctl.analysis import metrics as analysis
+    from obsctl.render import formats
+    from obsctl.render.console import make_console
+    from obsctl.render.metrics import compare_listing
+    from obsctl.render.units import fmt_time
+    from obsctl.store import Store
+    from obsctl.timewindow import baseline_window, data_end_ns, window_from_text
+
+    filt = analysis.MetricFilter.from_options(services=service, labels=label)
+    step_ns = analysis.parse_step(step) if step else None
+    window_from_text(window, 0)  # validate the text before opening the store
+    if baseline:
+        baseline_window(baseline, window_from_text(window, 0), 0)
+    policy = state(ctx).policy
+    with Store.open(store_path(ctx, store), read_only=True) as s:
+        end = data_end_ns(s)
+        win = window_from_text(window, end)
+        base = baseline_window(baseline, win, end)
+        if base is None:
+            from obsctl.errors import UsageError
+
+            raise UsageError("--window has no start: give --baseline START..END")
+        table = analysis.compare(s, base, win, filt, step_ns)
+    total = table.num_rows
+
+    def when(ns: int | None, open_side: str) -> str:
+        return open_side if ns is None else fmt_time(ns, precision="s")
+
+    footer = (
+        f"window {when(win.start_ns, 'start')} → {when(win.end_ns, 'end')}"
+        f" vs baseline {when(base.start_ns, 'start')} → {when(base.end_ns, 'end')} UTC"
+    )
+    if format == "table":
+        shown = table.slice(0, limit) if limit and total > limit else table
+        formats.write(
+            compare_listing(shown, footer),
+            "table",
+            sys.stdout,
+            console=make_console(sys.stdout, policy),
+        )
+        if shown.num_rows < total:
+            _note(policy, f"showing {shown.num_rows} of {total} series (--limit 0 for all)")
+    else:
+        formats.write(table, format, sys.stdout)
+    if total == 0:
+        _note(policy, "no metric points in either window")
