@@ -464,7 +464,10 @@ def _matrix(table: pa.Table, t0: int, step_ns: int, n_t: int) -> tuple[np.ndarra
     enc = pc.dictionary_encode(keys)
     codes = enc.indices.to_numpy(zero_copy_only=False)
     n_s = len(enc.dictionary)
-    cols = (table.column("time").to_numpy() - t0) // step_ns
+    time = table.column("time")
+    if pa.types.is_timestamp(time.type):  # series_values gives timestamp[ns]
+        time = time.cast(pa.timestamp("ns")).cast(pa.int64())
+    cols = (time.to_numpy() - t0) // step_ns
     vals = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     ok = (cols >= 0) & (cols < n_t)
     mat = np.full((n_s, n_t), np.nan)
@@ -631,3 +634,28 @@ def _labels_json(v: Any) -> str:
     if isinstance(v, Sequence) and not isinstance(v, str | bytes):
         v = dict(v)  # a MAP fetched as key/value pairs
     return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def collapse_quantiles(table: pa.Table) -> pa.Table:
+    """Keep one row per histogram series: its highest-scoring quantile (p50/p95/p99…).
+
+    ``series_values`` splits a histogram into one series per quantile; when latency
+    moves, all three move, and listing them side by side would push other metrics off
+    the first screen. Rows stay in score order.
+    """
+    import re
+
+    import pyarrow as pa
+
+    seen: set[tuple[str, str, str]] = set()
+    keep = []
+    metrics = table.column("metric").to_pylist()
+    labels = table.column("labels").to_pylist()
+    services = table.column("service").to_pylist()
+    for i, (m, lab, svc) in enumerate(zip(metrics, labels, services, strict=True)):
+        key = (re.sub(r" p\d+(\.\d+)?$", "", m or ""), lab or "", svc or "")
+        if key in seen:
+            continue
+        seen.add(key)
+        keep.append(i)
+    return table.take(pa.array(keep, pa.int64()))

@@ -218,3 +218,85 @@ def compare(
         formats.write(table, format, sys.stdout)
     if total == 0:
         _note(policy, "no metric points in either window")
+
+
+@app.command("anomalies")
+def anomalies(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Window to compare with: a duration just before --since (20m) or START..END"
+            " [default: everything before --since; without --since, the first third].",
+            show_default=False,
+        ),
+    ] = None,
+    service: Annotated[
+        str | None,
+        typer.Option("--service", "-s", help="Only this service.", show_default=False),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="At most N series; 0 = all.", min=0)
+    ] = 20,
+    format: FormatOpt = "table",
+    store: StoreOpt = None,
+) -> None:
+    """Rank the series that left their baseline: when, which way, how far (robust).
+
+    Gauges are judged on their value, counters on their rate, histograms on p50/p95/p99.
+    """
+    from obsctl.analysis import metric_anomalies
+    from obsctl.analysis.metrics import MetricFilter, series_values
+    from obsctl.render import formats
+    from obsctl.render.console import make_console
+    from obsctl.render.metrics import anomalies_listing
+    from obsctl.render.units import fmt_time
+    from obsctl.store import Store
+    from obsctl.timewindow import TimeWindow, WindowSpec, baseline_window, data_end_ns
+
+    spec = WindowSpec.parse(since, until)
+    policy = state(ctx).policy
+    with Store.open(store_path(ctx, store), read_only=True) as s:
+        end = data_end_ns(s)
+        window = spec.resolve_at(end)
+        base = baseline_window(baseline, window, end)
+        first = s.scalar("SELECT epoch_ns(min(timestamp)) FROM metric_points")
+        pair = None
+        if base is not None and first is not None:
+            pair = (base.start_ns if base.start_ns is not None else int(first), base.end_ns)
+        lo = pair[0] if pair else window.start_ns
+        filt = MetricFilter(
+            services=(service,) if service else (), window=TimeWindow(lo, window.end_ns)
+        )
+        values, step = series_values(s, filt, None)
+        table = metric_anomalies.anomalies(
+            s,
+            start_ns=window.start_ns,
+            end_ns=window.end_ns,
+            baseline=pair,
+            service=service,
+            values=values,
+            step_ns=step,
+        )
+        table = metric_anomalies.collapse_quantiles(table)
+        if limit:
+            table = table.slice(0, limit)
+    footer = None
+    if pair is not None:
+        footer = (
+            f"window {fmt_time(window.start_ns, precision='s') if window.start_ns else 'start'}"
+            f" → {fmt_time(window.end_ns, precision='s') if window.end_ns else 'end'}"
+            f" vs baseline {fmt_time(pair[0], precision='s')} → "
+            f"{fmt_time(pair[1], precision='s')} UTC"
+        )
+    formats.write(
+        anomalies_listing(table, footer=footer),
+        format,
+        sys.stdout,
+        console=make_console(sys.stdout, policy),
+    )
+    if table.num_rows == 0:
+        _note(policy, "no series left its baseline")

@@ -37,7 +37,7 @@ class Column:
     kind: str = "auto"
     """``auto``, ``text``, ``int``, ``float``, ``pct`` (a percentage), ``fraction`` (0–1
     shown as a percentage), ``factor`` (``×3.2``), ``time``, ``duration_ns``, ``bytes``,
-    ``list`` (comma-separated) or ``json``."""
+    ``list`` (comma-separated), ``json``, or ``time_s`` (a time to the second)."""
     style: str = ""
     """Rich style for the cells."""
     justify: str | None = None
@@ -351,7 +351,7 @@ def format_cell(value: Any, kind: str, style: str = "") -> Any:
     from obsctl.render import units
     from obsctl.render.safe import safe_text
 
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
         return safe_text("—", "dim")
     if kind == "int":
         return safe_text(units.fmt_count(value), style)
@@ -369,6 +369,8 @@ def format_cell(value: Any, kind: str, style: str = "") -> Any:
         return safe_text(units.fmt_bytes(value), style)
     if kind == "time":
         return safe_text(units.fmt_time(value), style)
+    if kind == "time_s":
+        return safe_text(units.fmt_time(value, precision="s"), style)
     if kind == "list" and isinstance(value, list):
         return safe_text(", ".join(str(v) for v in value), style)
     if isinstance(value, list | dict):

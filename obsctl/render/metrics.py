@@ -417,3 +417,88 @@ def _ticks_scaled(
         if tick // step * col_per_step >= need:
             return [i for i, s in enumerate(starts) if s % tick == 0], tick
     return [0], step
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float] | None, width: int = 14) -> str:
+    """0–1 values as block characters (``▁`` … ``█``), at most ``width`` of them (each the
+    largest of its share of the values); ``None`` values as spaces."""
+    if not values:
+        return ""
+    if len(values) > width:
+        step = len(values) / width
+        values = [
+            max((v for v in values[int(i * step) : int((i + 1) * step)] if v is not None),
+                default=None)
+            for i in range(width)
+        ]  # fmt: skip
+    top = len(SPARK) - 1
+    return "".join(" " if v is None else SPARK[min(top, max(0, round(v * top)))] for v in values)
+
+
+def anomalies_listing(table: pa.Table, *, footer: str | None = None) -> Listing:
+    """Ranked anomalies: score, metric, series, when it started, direction, change, kind.
+
+    The sparkline is drawn for the table view only; machine formats get its 0–1 values.
+    """
+    import pyarrow as pa
+
+    from obsctl.render.formats import Column, Listing
+
+    spark = pa.array([sparkline(v) for v in table.column("sparkline").to_pylist()], pa.string())
+    arrows = pa.array(
+        ["↑" if d == "up" else "↓" for d in table.column("direction").to_pylist()], pa.string()
+    )
+    series = pa.array(
+        [
+            _series_text(svc, lab)
+            for svc, lab in zip(
+                table.column("service").to_pylist(), table.column("labels").to_pylist(), strict=True
+            )
+        ],
+        pa.string(),
+    )
+    from obsctl.render.units import fmt_time
+
+    starts = [
+        None if v is None else v.value if hasattr(v, "value") else v
+        for v in table.column("start").cast(pa.int64()).to_pylist()
+    ]
+    days = {ns // 86_400_000_000_000 for ns in starts if ns is not None}
+    clock = [
+        None if ns is None else fmt_time(ns, precision="s")[11 if len(days) == 1 else 0 :]
+        for ns in starts
+    ]
+    shown = table.append_column("spark", spark).append_column("dir", arrows)
+    shown = shown.append_column("series", series).append_column(
+        "since", pa.array(clock, pa.string())
+    )
+    return Listing(
+        shown,
+        columns=[
+            Column("score", kind="float"),
+            Column("metric", min_width=33, max_width=40),
+            Column("series", min_width=12, max_width=48),
+            Column("since"),
+            Column("baseline", kind="float"),
+            Column("relative_change", "change", kind="fraction"),
+            Column("spark", "trend"),
+        ],
+        footer=footer,
+    )
+
+
+def _series_text(service: str | None, labels: str | None) -> str:
+    """``payment{http.route=/charge,…}`` from a service and a labels JSON object."""
+    import json
+
+    try:
+        pairs = json.loads(labels) if labels else {}
+    except ValueError:
+        pairs = {}
+    inner = (
+        ",".join(f"{k}={v}" for k, v in sorted(pairs.items())) if isinstance(pairs, dict) else ""
+    )
+    return f"{service or ''}{{{inner}}}" if inner else (service or "")

@@ -166,3 +166,36 @@ def test_fmt_value_units():
     assert fmt_value(1536, "By") == "1.5 KiB"
     assert fmt_value(3.4, "{retry}", "rate/s") == "3.4/s"
     assert fmt_value(1200.0, None) == "1.2k"
+
+
+def test_anomalies_rank_the_incident_series_first(cli):
+    import json as _json
+
+    from tests.conftest import FIXTURES
+
+    cli("ingest", FIXTURES / "checkout-incident" / "metrics")
+    r = cli("metrics", "anomalies", "--since", "2026-03-26T16:29:30Z", "-n", "10", "-f", "ndjson")
+    assert r.exit_code == 0, r.stderr
+    rows = [_json.loads(line) for line in r.stdout.splitlines()]
+    for field in ("metric", "labels", "service", "start", "end", "direction", "magnitude", "score"):
+        assert field in rows[0]
+    top = [(row["metric"], row["service"]) for row in rows]
+    # latency of the checkout path leads; payment's CPU saturation is in the first ten
+    assert top[0][0].startswith("http.server.request.duration p")
+    assert {svc for m, svc in top[:3]} >= {"payment", "checkout"}
+    cpu = next(row for row in rows if row["metric"] == "process.cpu.utilization")
+    assert cpu["service"] == "payment" and cpu["direction"] == "up"
+    assert "2026-03-26T16:29:30" <= cpu["start"] <= "2026-03-26T16:36:00"
+    # one row per histogram series, not one per quantile
+    keys = [(row["metric"].rsplit(" p", 1)[0], row["labels"], row["service"]) for row in rows]
+    assert len(keys) == len(set(keys))
+
+
+def test_anomalies_table_view(cli):
+    from tests.conftest import FIXTURES
+
+    cli("ingest", FIXTURES / "checkout-incident" / "metrics")
+    r = cli("metrics", "anomalies", "--since", "20m", "-n", "5")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[0].split()[:3] == ["score", "metric", "series"]
+    assert "vs baseline" in r.stdout
