@@ -254,15 +254,9 @@ def baseline_window(
         if window.start_ns is None:
             return None
         return TimeWindow(None, window.start_ns)
-    if ".." in text:
-        since, until = text.split("..", 1)
-        return WindowSpec.parse(since or None, until or None).resolve_at(data_end)
-    width = parse_duration(text.strip())
-    if width is None:
-        raise UsageError(
-            f"--baseline {text!r}: expected a duration (20m) or START..END (e.g. 1h..20m,"
-            " 2026-03-26T16:00Z..2026-03-26T16:20Z)"
-        )
+    width = None if ".." in text else parse_duration(text.strip())
+    if width is None:  # START..END, or a malformed value reported as --baseline
+        return window_from_text(text, data_end, "--baseline")
     if window.start_ns is None:
         raise UsageError("--baseline DURATION needs --since (the baseline ends where it starts)")
     return TimeWindow(window.start_ns - width, window.start_ns)

@@ -19,7 +19,9 @@ import typer
 from typer.core import TyperGroup
 
 from obsctl.cli.options import (
+    BaselineOpt,
     FormatOpt,
+    OneServiceOpt,
     ServiceOpt,
     SinceOpt,
     StoreOpt,
@@ -246,19 +248,8 @@ def patterns(
     ctx: typer.Context,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    baseline: Annotated[
-        str | None,
-        typer.Option(
-            "--baseline",
-            help="Window to compare with: a duration just before --since (20m) or START..END"
-            " [default: everything before --since].",
-            show_default=False,
-        ),
-    ] = None,
-    service: Annotated[
-        str | None,
-        typer.Option("--service", "-s", help="Only this service.", show_default=False),
-    ] = None,
+    baseline: BaselineOpt = None,
+    service: OneServiceOpt = None,
     limit: Annotated[
         int,
         typer.Option("--limit", "-n", help="At most N patterns in the table view; 0 = all.", min=0),
@@ -275,7 +266,7 @@ def patterns(
     from obsctl.render import formats
     from obsctl.render.console import make_console
     from obsctl.render.log_patterns import patterns_listing
-    from obsctl.render.units import fmt_time
+    from obsctl.render.units import fmt_comparison
     from obsctl.store import Store
     from obsctl.timewindow import WindowSpec, baseline_window, data_end_ns
 
@@ -297,14 +288,7 @@ def patterns(
         table = table.slice(0, limit)
     footer = None
     if base is not None:
-
-        def when(ns: int | None, open_side: str) -> str:
-            return open_side if ns is None else fmt_time(ns, precision="s")
-
-        footer = (
-            f"window {when(window.start_ns, 'start')} → {when(window.end_ns, 'end')}"
-            f" vs baseline {when(base.start_ns, 'start')} → {when(base.end_ns, 'end')} UTC"
-        )
+        footer = fmt_comparison((window.start_ns, window.end_ns), (base.start_ns, base.end_ns))
     formats.write(
         patterns_listing(table, compared=base is not None, footer=footer),
         format,

@@ -18,7 +18,9 @@ from typing import Annotated, Any
 import typer
 
 from obsctl.cli.options import (
+    BaselineOpt,
     FormatOpt,
+    OneServiceOpt,
     ServiceOpt,
     SinceOpt,
     StoreOpt,
@@ -176,7 +178,7 @@ def compare(
     from obsctl.render import formats
     from obsctl.render.console import make_console
     from obsctl.render.metrics import compare_listing
-    from obsctl.render.units import fmt_time
+    from obsctl.render.units import fmt_comparison
     from obsctl.store import Store
     from obsctl.timewindow import baseline_window, data_end_ns, window_from_text
 
@@ -197,13 +199,7 @@ def compare(
         table = analysis.compare(s, base, win, filt, step_ns)
     total = table.num_rows
 
-    def when(ns: int | None, open_side: str) -> str:
-        return open_side if ns is None else fmt_time(ns, precision="s")
-
-    footer = (
-        f"window {when(win.start_ns, 'start')} → {when(win.end_ns, 'end')}"
-        f" vs baseline {when(base.start_ns, 'start')} → {when(base.end_ns, 'end')} UTC"
-    )
+    footer = fmt_comparison((win.start_ns, win.end_ns), (base.start_ns, base.end_ns))
     if format == "table":
         shown = table.slice(0, limit) if limit and total > limit else table
         formats.write(
@@ -225,19 +221,8 @@ def anomalies(
     ctx: typer.Context,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    baseline: Annotated[
-        str | None,
-        typer.Option(
-            "--baseline",
-            help="Window to compare with: a duration just before --since (20m) or START..END"
-            " [default: everything before --since; without --since, the first third].",
-            show_default=False,
-        ),
-    ] = None,
-    service: Annotated[
-        str | None,
-        typer.Option("--service", "-s", help="Only this service.", show_default=False),
-    ] = None,
+    baseline: BaselineOpt = None,
+    service: OneServiceOpt = None,
     limit: Annotated[
         int, typer.Option("--limit", "-n", help="At most N series; 0 = all.", min=0)
     ] = 20,
@@ -253,7 +238,7 @@ def anomalies(
     from obsctl.render import formats
     from obsctl.render.console import make_console
     from obsctl.render.metrics import anomalies_listing
-    from obsctl.render.units import fmt_time
+    from obsctl.render.units import fmt_comparison
     from obsctl.store import Store
     from obsctl.timewindow import TimeWindow, WindowSpec, baseline_window, data_end_ns
 
@@ -286,12 +271,7 @@ def anomalies(
             table = table.slice(0, limit)
     footer = None
     if pair is not None:
-        footer = (
-            f"window {fmt_time(window.start_ns, precision='s') if window.start_ns else 'start'}"
-            f" → {fmt_time(window.end_ns, precision='s') if window.end_ns else 'end'}"
-            f" vs baseline {fmt_time(pair[0], precision='s')} → "
-            f"{fmt_time(pair[1], precision='s')} UTC"
-        )
+        footer = fmt_comparison((window.start_ns, window.end_ns), pair)
     formats.write(
         anomalies_listing(table, footer=footer),
         format,

@@ -92,3 +92,18 @@ ServiceOpt = Annotated[
         show_default=False,
     ),
 ]
+
+BaselineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline",
+        help="Window to compare with: a duration just before --since (20m) or START..END"
+        " [default: everything before --since].",
+        show_default=False,
+    ),
+]
+
+OneServiceOpt = Annotated[
+    str | None,
+    typer.Option("--service", "-s", help="Only this service.", show_default=False),
+]

@@ -64,3 +64,17 @@ def fmt_time(value: _dt.datetime | int | None, *, precision: str = "ms") -> str:
         ns = value.microsecond * 1000
     digits = {"s": 0, "ms": 3, "us": 6, "ns": 9}[precision]
     return base if digits == 0 else f"{base}.{ns:09d}"[: len(base) + 1 + digits]
+
+
+def fmt_comparison(
+    window: tuple[int | None, int | None], baseline: tuple[int | None, int | None]
+) -> str:
+    """``window A → B vs baseline C → D UTC`` (open sides read ``start``/``end``)."""
+
+    def when(ns: int | None, open_side: str) -> str:
+        return open_side if ns is None else fmt_time(ns, precision="s")
+
+    return (
+        f"window {when(window[0], 'start')} → {when(window[1], 'end')}"
+        f" vs baseline {when(baseline[0], 'start')} → {when(baseline[1], 'end')} UTC"
+    )
