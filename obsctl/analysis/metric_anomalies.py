@@ -21,9 +21,17 @@ gaps), so each step below is one vectorised NumPy operation over all series at o
 4. **Kind and score.** The episode is a *level shift* (it lasts to the end), a *spike*
    (shorter than ``PERSIST``), a *trend* (the deviation grows steadily across the
    episode) or *transient*; a series whose median stays but whose spread grows is a
-   *variance* change. The score is ``log2(1 + |z|)`` damped for short episodes and
-   boosted by the relative change, so a saturated CPU (0.27 → 0.97, ×3.6) ranks above a
-   noisy series moving by a few percent and above a flat series with a single blip.
+   *variance* change. The score multiplies four things a person weighs:
+   *certainty* ``log2(1 + min(|z|, Z_CAP))`` (past ~30 robust sigmas a change is
+   certain, and more z only says how flat the baseline was), *effect* in doublings of
+   the value (``_effect``: ×4 and ÷4 weigh the same; a utilisation is judged on the
+   headroom it consumed, as queueing delay grows with ``1 / (1 − u)``, so a CPU going
+   0.27 → 0.95 counts like ×14 and, past the knee, a saturated resource outranks a
+   symptom of the same size), *persistence* (short episodes are damped) and *trust in
+   the baseline* (a series with a handful of baseline points is scaled down).
+5. **One story, one row.** ``group_related`` folds the series of one metric that moved
+   the same way at the same time (a histogram's quantiles, every CPU of a host, the
+   latency of each service on a call path) into their best-scoring one.
 
 The batch detector (``detect``) judges a whole window at once, as an investigation does.
 NAB-style evaluation needs a *causal* detector instead, one that at each point uses only
@@ -72,6 +80,31 @@ PERSIST = 5
 
 START_Z = 3.0
 """An episode lasts while the smoothed robust z stays beyond this, on one side."""
+
+MEANAD_SCALE = 1.2533
+"""Mean absolute deviation → standard deviation for Gaussian noise (the MAD = 0 fallback)."""
+
+Z_CAP = 30.0
+"""Robust z beyond which a change is certain: more z then says how flat the baseline
+was, not how much the change matters, so ranking stops rewarding it."""
+
+EFFECT_CAP = 6.0
+"""Largest effect, in doublings (×64)."""
+
+EFFECT_NEW = float(np.log2(5.0))
+"""Effect of a series that was 0 throughout the baseline and is not any more."""
+
+SATURATED = 0.99
+"""Utilisation treated as full when measuring consumed headroom."""
+
+KNEE = 0.8
+"""Utilisation past which queueing delays climb steeply (the knee of ``1 / (1 − u)``)."""
+
+RELATED_SHARE = 0.5
+"""A series joins a group when it scores at least this share of the group's leader."""
+
+MIN_BASELINE = 10
+"""Baseline points needed for a fully trusted median/MAD; fewer scale the score down."""
 
 SPARK_POINTS = 24
 """Points in a sparkline."""
@@ -122,18 +155,58 @@ class Detection:
     kind: np.ndarray
 
 
-def _robust_baseline(base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median and floored MAD scale of each row (NaN-aware)."""
-    with np.errstate(all="ignore"):
-        import warnings
+def _robust_baseline(base: np.ndarray, whole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and scale of each baseline row (NaN-aware).
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            m = np.nanmedian(base, axis=1)
-            mad = np.nanmedian(np.abs(base - m[:, None]), axis=1) * MAD_SCALE
-    s = np.fmax(mad, REL_FLOOR * np.abs(m))
+    The scale is ``1.4826·MAD``; where the MAD is 0 (more than half the baseline on one
+    value: a flat gauge, a counter rate that is mostly 0 with bursts), it falls back to
+    ``1.2533·mean absolute deviation`` (Iglewicz & Hoaglin's rule for the modified
+    z-score), so the bursts the baseline did show set the scale. It is then floored at
+    ``REL_FLOOR`` of ``|median|`` — or, for a baseline of zeros, of the typical non-zero
+    magnitude of the whole row — so a rounding blip never becomes an infinite z.
+    """
+    import warnings
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        m = np.nanmedian(base, axis=1)
+        dev = np.abs(base - m[:, None])
+        mad = np.nanmedian(dev, axis=1) * MAD_SCALE
+        mean_ad = np.nanmean(dev, axis=1) * MEANAD_SCALE
+        typical = np.nanmedian(np.where(whole != 0, np.abs(whole), np.nan), axis=1)
+    s = np.where(mad > 0, mad, np.nan_to_num(mean_ad))
+    s = np.fmax(s, REL_FLOOR * np.where(m != 0, np.abs(m), np.nan_to_num(typical)))
     s = np.where(s > 0, s, 1e-9)
     return m, s
+
+
+def _effect(m: np.ndarray, level: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """How big a move from ``m`` to ``level`` is, in doublings (0 = none, ≤ ``EFFECT_CAP``).
+
+    * Positive series: ``|log2(level / m)|``, so ×4 and ÷4 weigh the same (a traffic drop
+      matters as much as a rise).
+    * Utilisations (``capacity`` > 0: 1 for ratios, 100 for percentages; 0 for other
+      series) are also judged on the headroom they
+      consume: queueing theory (M/M/1) says waiting time grows as ``1 / (1 − u)``, so
+      a CPU going from 0.27 to 0.95 multiplies expected delays by ~14 although the
+      value only tripled. That is what makes a saturated resource a headline.
+    * A series that was 0 in the baseline and is not now counts as ``EFFECT_NEW``;
+      series crossing zero use ``log2(1 + |relative change|)``.
+    """
+    bounded = capacity > 0
+    with np.errstate(all="ignore"):
+        u0 = np.clip(m / capacity, 0.0, SATURATED)
+        u1 = np.clip(level / capacity, 0.0, SATURATED)
+        head = np.abs(np.log2((1.0 - u0) / (1.0 - u1)))
+        ratio = np.abs(np.log2(level / m))
+        rel = np.log2(1.0 + np.abs((level - m) / np.abs(m)))
+    eff = np.where((m > 0) & (level > 0), ratio, rel)
+    # Past the queueing knee a resource is saturated: the cause-side signal of the USE
+    # method, promoted one doubling above a symptom of the same size.
+    knee = bounded & (level / np.where(bounded, capacity, 1.0) >= KNEE)
+    eff = np.where(bounded, np.fmax(eff, head) + np.where(knee, 1.0, 0.0), eff)
+    eff = np.where(m == 0, np.where(level != 0, EFFECT_NEW, 0.0), eff)
+    return np.clip(np.nan_to_num(eff, nan=0.0, posinf=EFFECT_CAP), 0.0, EFFECT_CAP)
 
 
 def _running_median(z: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
@@ -154,13 +227,15 @@ def _running_median(z: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
     return out
 
 
-def detect(values: np.ndarray, baseline_cols: int) -> Detection:
+def detect(values: np.ndarray, baseline_cols: int, capacity: np.ndarray | None = None) -> Detection:
     """Judge every series of a window against its own baseline, all at once.
 
     Args:
         values: ``[series, time]`` float matrix, NaN for gaps.
         baseline_cols: the first ``baseline_cols`` columns are the baseline; the rest is
             the window judged. Clamped to ``[2, time - 1]``.
+        capacity: per series, the full scale of a utilisation (1 for a 0–1 ratio, 100
+            for a percentage) or 0 for other series (see ``_effect``; default all 0).
 
     Returns:
         A ``Detection`` of arrays of length ``series``.
@@ -168,7 +243,7 @@ def detect(values: np.ndarray, baseline_cols: int) -> Detection:
     x = np.asarray(values, dtype=np.float64)
     n_s, n_t = x.shape
     b = int(min(max(baseline_cols, 2), max(n_t - 1, 1)))
-    m, s = _robust_baseline(x[:, :b])
+    m, s = _robust_baseline(x[:, :b], x)
     post = x[:, b:]
     z = (post - m[:, None]) / s[:, None]
     zs = _running_median(z, PERSIST)
@@ -186,6 +261,12 @@ def detect(values: np.ndarray, baseline_cols: int) -> Detection:
     start = before + 1
     out_after = np.where(~inside & (cols[None, :] >= peak[:, None]), cols, post.shape[1])
     end = out_after.min(axis=1) - 1
+    # Snap the ends to columns holding data (a sparse series must not start in a gap).
+    data_cols = ~np.isnan(post)
+    first_data = np.where(data_cols & (cols[None, :] >= start[:, None]), cols, post.shape[1])
+    start = np.minimum(first_data.min(axis=1), peak)
+    last_data = np.where(data_cols & (cols[None, :] <= end[:, None]), cols, -1)
+    end = np.maximum(last_data.max(axis=1), peak)
     has = (np.abs(zpk) >= START_Z) & (end >= start)
     # Raw spikes (a lone point far out) survive only in z, not in zs.
     rawabs = np.where(np.isnan(z), -1.0, np.abs(z))
@@ -233,13 +314,17 @@ def detect(values: np.ndarray, baseline_cols: int) -> Detection:
     var_ratio = post_mad * MAD_SCALE / s
     variance = (start < 0) & (var_ratio >= 3.0)
     kind = np.where(variance, KINDS.index("variance"), kind).astype(np.int8)
-    # Score: robust magnitude, damped for short episodes, boosted by relative change.
-    zmag = np.where(has, np.abs(zpk), 0.0)
+    # Score = certainty × effect × persistence × trust in the baseline.
+    zmag = np.fmin(np.where(has, np.abs(zpk), 0.0), Z_CAP)
     persist = np.clip(dur / (4.0 * PERSIST), 0.0, 1.0)
-    relb = np.clip(np.nan_to_num(np.abs(rel), nan=1.0), 0.0, 4.0)
-    score = np.log2(1.0 + zmag) * (0.5 + 0.5 * persist) * (1.0 + relb)
-    score = np.where(spike, 0.25 * np.log2(1.0 + np.abs(zraw)), score)
-    score = np.where(variance, 0.5 * np.log2(np.fmax(var_ratio, 1.0)), score)
+    cap = np.zeros(n_s) if capacity is None else np.asarray(capacity, dtype=np.float64)
+    effect = _effect(m, level, cap)
+    n_base = np.count_nonzero(~np.isnan(x[:, :b]), axis=1)
+    trust = np.clip(n_base / min(MIN_BASELINE, b), 0.0, 1.0)
+    score = np.log2(1.0 + zmag) * (0.5 + 0.5 * persist) * (1.0 + effect) * trust
+    zspike = np.fmin(np.abs(zraw), Z_CAP)
+    score = np.where(spike, 0.25 * np.log2(1.0 + zspike) * trust, score)
+    score = np.where(variance, 0.5 * np.log2(np.fmax(var_ratio, 1.0)) * trust, score)
     zout = np.where(has, zl, np.where(spike, zraw, 0.0))
     return Detection(
         score=np.nan_to_num(score),
@@ -476,8 +561,37 @@ def _matrix(table: pa.Table, t0: int, step_ns: int, n_t: int) -> tuple[np.ndarra
     first = np.full(n_s, -1, dtype=np.int64)
     order = np.arange(codes.size)[::-1]
     first[codes[order]] = order
-    meta = table.select(["metric", "labels", "service", "unit"]).take(pa.array(first))
+    names = ["metric", "labels", "service", "unit"]
+    if "kind" in table.column_names:
+        names.append("kind")
+    meta = table.select(names).take(pa.array(first))
     return mat, meta
+
+
+_RATIO_SUFFIXES = ("utilization", "utilisation", "_ratio", ".ratio", "usage_ratio")
+_PERCENT_SUFFIXES = ("_percent", "_pct", ".percent")
+
+
+def utilisation_capacity(metric: str | None, unit: str | None, row: np.ndarray) -> float:
+    """Full scale of a utilisation series: 1 (ratio), 100 (percentage) or 0 (not one).
+
+    A series is a utilisation when its name or unit says so — OpenTelemetry's
+    ``*.utilization`` with unit ``1``, Prometheus' ``*_ratio`` — and every value it
+    holds fits the scale; a ``1``-unit series that exceeds 1 is a plain number.
+    """
+    import warnings
+
+    name = (metric or "").lower().split(" ")[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanmin(row), np.nanmax(row)
+    if not (np.isfinite(lo) and lo >= 0):
+        return 0.0
+    if (unit == "%" or name.endswith(_PERCENT_SUFFIXES)) and hi <= 100:
+        return 100.0
+    if (unit == "1" and name.endswith(_RATIO_SUFFIXES[:2])) or name.endswith(_RATIO_SUFFIXES):
+        return 1.0 if hi <= 1 else 0.0
+    return 0.0
 
 
 def _sparkline(row: np.ndarray, n: int = SPARK_POINTS) -> list[float]:
@@ -503,6 +617,7 @@ def _schema() -> pa.Schema:
             ("labels", pa.string()),
             ("service", pa.string()),
             ("unit", pa.string()),
+            ("measure", pa.string()),
             ("start", pa.timestamp("ns", tz="UTC")),
             ("end", pa.timestamp("ns", tz="UTC")),
             ("direction", pa.string()),
@@ -547,7 +662,8 @@ def anomalies(
 
     Returns:
         One row per anomalous series, highest score first: ``metric``, ``labels`` (JSON
-        text), ``service``, ``unit``, ``start``/``end`` (UTC, when the change began and
+        text), ``service``, ``unit``, ``measure`` (``value``, ``rate/s`` for counters,
+        ``p50``… for histogram quantiles), ``start``/``end`` (UTC, when the change began and
         its last bucket), ``direction`` (up|down), ``magnitude`` (Δ median vs baseline in
         baseline MADs ×1.4826), ``relative_change`` ((level − baseline) / |baseline|),
         ``score``, ``baseline`` (median), ``value`` (median of the episode, the new level),
@@ -563,8 +679,7 @@ def anomalies(
     w1 = end_ns if end_ns is not None else hi + 1
     t0 = min(w0, baseline[0]) if baseline else w0
     step = step_ns or pick_step(w1 - t0)
-    if values is None:
-        t0 -= t0 % step  # buckets on round instants
+    t0 -= t0 % step  # buckets on round instants (series_values aligns on the epoch too)
     n_t = int(max(1, -(-(w1 - t0) // step)))
     if baseline:
         b_cols = int((baseline[1] - t0) // step)
@@ -586,7 +701,15 @@ def anomalies(
         col_of = keep
     else:
         mat_j, col_of = mat, np.arange(n_t)
-    det = detect(mat_j, b_cols)
+    capacity = np.array(
+        [
+            utilisation_capacity(metric, unit, mat[i])
+            for i, (metric, unit) in enumerate(
+                zip(meta.column("metric").to_pylist(), meta.column("unit").to_pylist(), strict=True)
+            )
+        ]
+    )
+    det = detect(mat_j, b_cols, capacity)
     sel = np.flatnonzero((det.score >= min_score) & (det.start >= 0))
     sel = sel[np.argsort(-det.score[sel], kind="stable")]
     if limit is not None:
@@ -600,11 +723,14 @@ def anomalies(
         "labels": [_labels_json(v) for v in meta.column("labels").take(pa.array(sel)).to_pylist()],
         "service": meta.column("service").take(pa.array(sel)),
         "unit": meta.column("unit").take(pa.array(sel)),
+        "measure": meta.column("kind").take(pa.array(sel))
+        if "kind" in meta.column_names
+        else ["value"] * sel.size,
         "start": pa.array(t0 + start_col * step, pa.timestamp("ns", tz="UTC")),
         "end": pa.array(t0 + (end_col + 1) * step, pa.timestamp("ns", tz="UTC")),
         "direction": ["up" if d > 0 else "down" for d in det.direction[sel]],
         "magnitude": np.abs(det.z[sel]),
-        "relative_change": det.rel[sel],
+        "relative_change": pa.array(det.rel[sel], from_pandas=True),  # NaN → null
         "score": det.score[sel],
         "baseline": det.baseline[sel],
         "value": det.level[sel],
@@ -636,26 +762,89 @@ def _labels_json(v: Any) -> str:
     return json.dumps(v, sort_keys=True, separators=(",", ":"))
 
 
-def collapse_quantiles(table: pa.Table) -> pa.Table:
-    """Keep one row per histogram series: its highest-scoring quantile (p50/p95/p99…).
-
-    ``series_values`` splits a histogram into one series per quantile; when latency
-    moves, all three move, and listing them side by side would push other metrics off
-    the first screen. Rows stay in score order.
-    """
+def _base_metric(name: str | None) -> str:
+    """A metric name without the `` p99`` a histogram quantile series carries."""
     import re
 
+    return re.sub(r" p\d+(\.\d+)?$", "", name or "")
+
+
+def group_related(table: pa.Table) -> pa.Table:
+    """Fold rows that tell the same story into the best-scoring one.
+
+    One metric moving the same way at the same time in many series — a histogram's
+    p50/p95/p99, the per-CPU and per-mode series of ``node_cpu_seconds_total``, the
+    latency of every service on a call path — is one finding; listing each series would
+    push every other metric off the first screen. Rows of the same metric (quantile
+    suffix ignored) and direction whose episodes overlap the leader's and which score at
+    least ``RELATED_SHARE`` of it (a modest rise elsewhere stays a row of its own) are
+    folded into it and listed in its ``related`` column (``metric``, ``service``,
+    ``labels``, ``start``, ``score`` each), earliest mover first. Every quantile of a
+    series lands in the group of its best-scoring one. Rows stay in score order.
+    """
     import pyarrow as pa
 
-    seen: set[tuple[str, str, str]] = set()
-    keep = []
-    metrics = table.column("metric").to_pylist()
+    metric = [_base_metric(m) for m in table.column("metric").to_pylist()]
+    service = table.column("service").to_pylist()
+    score = table.column("score").to_pylist()
+    direction = table.column("direction").to_pylist()
+    start = table.column("start").cast(pa.int64()).to_pylist()
+    end = table.column("end").cast(pa.int64()).to_pylist()
     labels = table.column("labels").to_pylist()
-    services = table.column("service").to_pylist()
-    for i, (m, lab, svc) in enumerate(zip(metrics, labels, services, strict=True)):
-        key = (re.sub(r" p\d+(\.\d+)?$", "", m or ""), lab or "", svc or "")
-        if key in seen:
+    leaders: list[int] = []
+    members: dict[int, list[int]] = {}
+    group_of: dict[tuple[str, str | None, str | None], int] = {}  # series → its leader
+    for i in range(table.num_rows):
+        key = (metric[i], labels[i], service[i])
+        if key in group_of:  # another quantile of a series already shown
+            members[group_of[key]].append(i)
             continue
-        seen.add(key)
-        keep.append(i)
-    return table.take(pa.array(keep, pa.int64()))
+        for lead in leaders:
+            if (
+                metric[lead] == metric[i]
+                and direction[lead] == direction[i]
+                and start[i] < end[lead]
+                and start[lead] < end[i]
+                and score[i] >= RELATED_SHARE * score[lead]
+            ):
+                members[lead].append(i)
+                group_of[key] = lead
+                break
+        else:
+            leaders.append(i)
+            members[i] = []
+            group_of[key] = i
+    cols = {n: table.column(n).to_pylist() for n in ("metric", "service", "labels", "score")}
+    related = [
+        [
+            {
+                "metric": cols["metric"][j],
+                "service": cols["service"][j],
+                "labels": cols["labels"][j],
+                "start": start[j],
+                "score": cols["score"][j],
+            }
+            for j in sorted(members[lead], key=lambda j: (start[j], -cols["score"][j]))
+        ]
+        for lead in leaders
+    ]
+    out = table.take(pa.array(leaders, pa.int64()))
+    rtype = _related_type()
+    return out.append_column(pa.field("related", rtype), pa.array(related, rtype))
+
+
+def _related_type() -> pa.DataType:
+    """Arrow type of ``group_related``'s ``related`` column."""
+    import pyarrow as pa
+
+    return pa.list_(
+        pa.struct(
+            [
+                ("metric", pa.string()),
+                ("service", pa.string()),
+                ("labels", pa.string()),
+                ("start", pa.timestamp("ns", tz="UTC")),
+                ("score", pa.float64()),
+            ]
+        )
+    )

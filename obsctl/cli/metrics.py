@@ -226,12 +226,21 @@ def anomalies(
     limit: Annotated[
         int, typer.Option("--limit", "-n", help="At most N series; 0 = all.", min=0)
     ] = 20,
+    group: Annotated[
+        bool,
+        typer.Option(
+            "--group/--no-group",
+            help="Fold series of one metric that moved together (quantiles, CPUs, services"
+            " on a call path) into one row; --no-group lists each series.",
+        ),
+    ] = True,
     format: FormatOpt = "table",
     store: StoreOpt = None,
 ) -> None:
     """Rank the series that left their baseline: when, which way, how far (robust).
 
     Gauges are judged on their value, counters on their rate, histograms on p50/p95/p99.
+    A utilisation near saturation ranks above a symptom of the same size.
     """
     from obsctl.analysis import metric_anomalies
     from obsctl.analysis.metrics import MetricFilter, series_values
@@ -266,7 +275,8 @@ def anomalies(
             values=values,
             step_ns=step,
         )
-        table = metric_anomalies.collapse_quantiles(table)
+        if group:
+            table = metric_anomalies.group_related(table)
         if limit:
             table = table.slice(0, limit)
     footer = None

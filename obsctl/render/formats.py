@@ -51,6 +51,10 @@ class Column:
     ellipsis: str = "right"
     """Where to cut a cell too wide for its column: ``right``, or ``left`` for paths (the
     file name is the part worth keeping)."""
+    optional: int = 0
+    """Non-zero: left out of the table view when the terminal is too narrow to show every
+    column at its minimum width, highest number first (ties: rightmost first); machine
+    formats always carry the data."""
 
 
 @dataclass
@@ -68,6 +72,9 @@ class Listing:
     """Shown under the table view (a summary line)."""
     styles: dict[str, Callable[[Any], str]] = field(default_factory=dict)
     """Per-column functions from a cell value to a Rich style (e.g. level colours)."""
+    view: pa.Table | None = None
+    """What the table view reads instead of ``table``: the data plus helper columns
+    formatted for people (``now`` in units, a sparkline…). Machine formats ignore it."""
 
 
 Writer = Callable[[Listing, IO[str], "Console | None"], None]
@@ -117,19 +124,49 @@ def _is_json_field(f: pa.Field) -> bool:
     return bool(f.metadata and f.metadata.get(b"obsctl.json") == b"1")
 
 
-def _stringify_times(table: pa.Table) -> pa.Table:
-    """Timestamp columns → RFC 3339 strings in UTC, keeping the column's precision."""
+def _has_time(t: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return True
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _has_time(t.value_type)
+    if pa.types.is_struct(t):
+        return any(_has_time(t.field(i).type) for i in range(t.num_fields))
+    return False
+
+
+def _time_text(arr: pa.Array) -> pa.Array:
+    """One array with its timestamps (also inside lists and structs) as RFC 3339 text."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        return pc.strftime(arr, format="%Y-%m-%dT%H:%M:%SZ")
+    if pa.types.is_date(t):
+        return arr.cast(pa.string())
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
+        return cls.from_arrays(arr.offsets, _time_text(arr.values), mask=arr.is_null())
+    if pa.types.is_struct(t):
+        fields = [_time_text(arr.field(i)) for i in range(t.num_fields)]
+        names = [t.field(i).name for i in range(t.num_fields)]
+        return pa.StructArray.from_arrays(fields, names=names, mask=arr.is_null())
+    return arr
+
+
+def _stringify_times(table: pa.Table) -> pa.Table:
+    """Timestamp columns (also nested in lists and structs) → RFC 3339 strings in UTC,
+    keeping the column's precision."""
+    import pyarrow as pa
+
     cols = []
     for f, col in zip(table.schema, table.columns, strict=True):
-        if pa.types.is_timestamp(f.type):
-            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ")
-            f = pa.field(f.name, pa.string(), metadata=f.metadata)
-        elif pa.types.is_date(f.type):
-            col = col.cast(pa.string())
-            f = pa.field(f.name, pa.string(), metadata=f.metadata)
+        if _has_time(f.type):
+            chunks = [_time_text(c) for c in col.chunks]
+            col = pa.chunked_array(chunks) if chunks else pa.chunked_array([], pa.string())
+            f = pa.field(f.name, col.type, metadata=f.metadata)
         cols.append((f, col))
     return pa.table([c for _, c in cols], schema=pa.schema([f for f, _ in cols]))
 
@@ -210,7 +247,7 @@ def _write_table(listing: Listing, stream: IO[str], console: Console | None) -> 
     from obsctl.render.console import OutputPolicy, make_console
 
     con = console or make_console(stream, OutputPolicy())
-    tbl = listing.table
+    tbl = listing.view if listing.view is not None else listing.table
     if not isinstance(tbl, pa.Table):  # a reader: the table view shows bounded results
         tbl = tbl.read_all()
     cols = list(listing.columns) if listing.columns else [Column(n) for n in tbl.column_names]
@@ -235,6 +272,12 @@ def _write_table(listing: Listing, stream: IO[str], console: Console | None) -> 
             cells.append(format_cell(v, kind, style_fn(v) if style_fn else ""))
         rows.append(cells)
     widths = _fit_widths(listing, cols, kinds, rows, con.width)
+    while sum(widths) + 2 * (len(cols) - 1) > con.width and any(c.optional for c in cols):
+        j = max((c.optional, k) for k, c in enumerate(cols) if c.optional)[1]
+        del cols[j], kinds[j]
+        for row in rows:
+            del row[j]
+        widths = _fit_widths(listing, cols, kinds, rows, con.width)
     for j, (c, width) in enumerate(zip(cols, widths, strict=True)):
         if c.ellipsis == "left":
             for row in rows:

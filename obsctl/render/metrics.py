@@ -18,6 +18,7 @@ series charts p50, p95 and p99, with several series only p95.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -156,6 +157,20 @@ def fmt_value(value: float | None, unit: str | None, kind: str = "value") -> str
         if u and not u.startswith("{"):
             text += f" {u}"
     return text + "/s" if kind == "rate/s" else text
+
+
+def fmt_change(baseline: float | None, value: float | None, rel: float | None) -> str:
+    """A change as a person says it: ``+35%``, ``−60%``, ``×19``; ``new`` when the
+    baseline was 0 and ``gone`` when the value fell to 0."""
+    if baseline == 0 and value:
+        return "new"
+    if value == 0 and baseline:
+        return "gone"
+    if rel is None or not math.isfinite(rel):
+        return "—"
+    if rel >= 1:
+        return f"×{1 + rel:.3g}"
+    return f"{rel * 100:+.0f}%".replace("-", "−")
 
 
 def _short(v: float) -> str:
@@ -472,22 +487,69 @@ def anomalies_listing(table: pa.Table, *, footer: str | None = None) -> Listing:
         for ns in starts
     ]
     shown = table.append_column("spark", spark).append_column("dir", arrows)
+    extra = []
+    if "related" in table.column_names:
+        rel = table.column("related").combine_chunks()
+        services = rel.flatten().field("service").to_pylist()
+        offsets = rel.offsets.to_pylist()
+        shown = shown.append_column(
+            "also",
+            pa.array(
+                [_related_text(services[a:b]) for a, b in itertools.pairwise(offsets)],
+                pa.string(),
+            ),
+        )
+        extra = [Column("also", "with", max_width=26, optional=3)]
     shown = shown.append_column("series", series).append_column(
         "since", pa.array(clock, pa.string())
     )
+    units_col = table.column("unit").to_pylist()
+    measure = table.column("measure").to_pylist()
+    base = table.column("baseline").to_pylist()
+    now = table.column("value").to_pylist()
+    for name, vals in (("_baseline", base), ("_now", now)):
+        shown = shown.append_column(
+            name,
+            pa.array(
+                [fmt_value(v, u, k) for v, u, k in zip(vals, units_col, measure, strict=True)]
+            ),
+        )
+    shown = shown.append_column(
+        "_change",
+        pa.array(
+            [
+                fmt_change(b, v, r)
+                for b, v, r in zip(
+                    base, now, table.column("relative_change").to_pylist(), strict=True
+                )
+            ],
+            pa.string(),
+        ),
+    )
     return Listing(
-        shown,
+        table,
+        view=shown,
         columns=[
             Column("score", kind="float"),
             Column("metric", min_width=33, max_width=40),
             Column("series", min_width=12, max_width=48),
             Column("since"),
-            Column("baseline", kind="float"),
-            Column("relative_change", "change", kind="fraction"),
-            Column("spark", "trend"),
+            Column("_baseline", "baseline", justify="right", optional=2),
+            Column("_now", "now", justify="right"),
+            Column("_change", "change", justify="right"),
+            Column("spark", "trend", optional=1),
+            *extra,
         ],
         footer=footer,
     )
+
+
+def _related_text(services: list[str | None]) -> str:
+    """``+3 checkout, frontend``: how many series were folded into a row, and their
+    services (earliest mover first)."""
+    if not services:
+        return ""
+    return f"+{len(services)} " + ", ".join(dict.fromkeys(s or "?" for s in services))
 
 
 def _series_text(service: str | None, labels: str | None) -> str:

@@ -83,6 +83,82 @@ def test_flat_blip_ranks_below_real_shift() -> None:
     assert d.score[2] > d.score[1]
 
 
+def test_saturating_utilisation_outranks_a_symptom_of_the_same_size() -> None:
+    # a CPU going 0.27 → 0.95 (×3.5) and a latency going ×3.5: the resource near its
+    # ceiling is the headline, by queueing theory (delays grow as 1 / (1 − u))
+    cpu = _noise(300, 9, level=0.27, sd=0.02)
+    cpu[200:] = 0.95 + np.random.default_rng(10).normal(0, 0.005, 100)
+    lat = _noise(300, 11, level=0.2, sd=0.015)
+    lat[200:] *= 0.95 / 0.27
+    d = ma.detect(np.vstack([cpu, lat]), 100, np.array([1.0, 0.0]))
+    assert d.score[0] > d.score[1]
+    # the same CPU series, not known as a utilisation, scores like the latency
+    d2 = ma.detect(np.vstack([cpu, lat]), 100)
+    assert d2.score[0] == pytest.approx(d2.score[1], rel=0.1)
+
+
+def test_utilisation_capacity_reads_names_units_and_range() -> None:
+    row = np.array([0.2, 0.5, 0.9])
+    assert ma.utilisation_capacity("process.cpu.utilization", "1", row) == 1.0
+    assert ma.utilisation_capacity("node_filesystem_avail_ratio", None, row) == 1.0
+    assert ma.utilisation_capacity("disk_used_percent", None, row * 100) == 100.0
+    assert ma.utilisation_capacity("system.cpu.utilization", "1", row * 4) == 0.0  # > 1
+    assert ma.utilisation_capacity("queue.size", "1", row) == 0.0
+
+
+def test_mostly_zero_baseline_uses_its_bursts_as_scale() -> None:
+    # a retry counter that is 0 most of the time but bursts now and then: the same burst
+    # size later is not an anomaly (a MAD of 0 would make it an infinite z)
+    rng = np.random.default_rng(12)
+    x = np.zeros(300)
+    x[rng.choice(200, 20, replace=False)] = 3.0
+    x[[230, 231, 260, 261]] = 3.0
+    d = ma.detect(x[None, :], 200)
+    assert d.score[0] < 3
+    # a sustained rise from an all-zero baseline is "new", and ranks
+    y = np.zeros(300)
+    y[220:] = 0.5
+    d = ma.detect(y[None, :], 200)
+    assert d.direction[0] == 1 and d.score[0] > 5
+
+
+def test_sparse_baseline_is_trusted_less() -> None:
+    dense = _noise(300, 13, level=0.1, sd=0.005)
+    dense[200:] = 2.0
+    sparse = dense.copy()
+    sparse[:200][np.arange(200) % 50 != 0] = np.nan  # 4 baseline points
+    d = ma.detect(np.vstack([dense, sparse]), 200)
+    assert d.score[1] < 0.5 * d.score[0]
+
+
+def test_episode_starts_on_data_not_in_a_gap() -> None:
+    x = _noise(300, 14)
+    x[150:240] = np.nan
+    x[240:] += 20
+    d = ma.detect(x[None, :], 100)
+    assert 100 + d.start[0] == 240
+
+
+def test_group_related_folds_one_story_into_one_row(
+    load: Callable[..., object], store: object
+) -> None:
+    load(ROOT / "fixtures" / "checkout-incident" / "metrics")
+    every = ma.anomalies(store, min_score=0.0)  # type: ignore[arg-type]
+    grouped = ma.group_related(every)
+    assert grouped.num_rows < every.num_rows
+    # every series appears once: as a leader or folded into one
+    seen = [(r["metric"], r["service"], r["labels"]) for r in grouped.to_pylist()]
+    for row in grouped.to_pylist():
+        seen += [(m["metric"], m["service"], m["labels"]) for m in row["related"]]
+        for m in row["related"]:  # folded rows moved the same way, no stronger than it
+            assert m["score"] <= row["score"]
+            assert m["metric"].split(" p")[0] == row["metric"].split(" p")[0]
+    every_key = [(r["metric"], r["service"], r["labels"]) for r in every.to_pylist()]
+    assert sorted(seen) == sorted(every_key)
+    scores = grouped.column("score").to_pylist()
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_nab_scoring_hand_cases() -> None:
     nab = _nab()
     n = 1000  # probation = 150 points

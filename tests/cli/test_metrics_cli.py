@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from obsctl.cli.exit_codes import ExitCode
-from obsctl.render.metrics import braille_grid, fmt_value, grid_text
+from obsctl.render.metrics import braille_grid, fmt_change, fmt_value, grid_text
 from tests.conftest import FIXTURES
 
 DEMO = FIXTURES / "checkout-incident"
@@ -168,6 +168,14 @@ def test_fmt_value_units():
     assert fmt_value(1200.0, None) == "1.2k"
 
 
+def test_fmt_change_reads_like_a_person_says_it():
+    assert fmt_change(0.27, 0.95, 0.95 / 0.27 - 1) == "×3.52"
+    assert fmt_change(100, 135, 0.35) == "+35%"
+    assert fmt_change(100, 40, -0.6) == "−60%"
+    assert fmt_change(0, 0.25, None) == "new"
+    assert fmt_change(3.0, 0, -1.0) == "gone"
+
+
 def test_anomalies_rank_the_incident_series_first(cli):
     import json as _json
 
@@ -179,16 +187,32 @@ def test_anomalies_rank_the_incident_series_first(cli):
     rows = [_json.loads(line) for line in r.stdout.splitlines()]
     for field in ("metric", "labels", "service", "start", "end", "direction", "magnitude", "score"):
         assert field in rows[0]
-    top = [(row["metric"], row["service"]) for row in rows]
-    # latency of the checkout path leads; payment's CPU saturation is in the first ten
-    assert top[0][0].startswith("http.server.request.duration p")
-    assert {svc for m, svc in top[:3]} >= {"payment", "checkout"}
-    cpu = next(row for row in rows if row["metric"] == "process.cpu.utilization")
+    # the cause (payment's CPU saturating) and the symptom (checkout's latency) come first
+    top2 = rows[:2]
+    cpu = next(row for row in top2 if row["metric"] == "process.cpu.utilization")
     assert cpu["service"] == "payment" and cpu["direction"] == "up"
     assert "2026-03-26T16:29:30" <= cpu["start"] <= "2026-03-26T16:36:00"
-    # one row per histogram series, not one per quantile
+    latency = next(row for row in top2 if row is not cpu)
+    assert latency["metric"].startswith("http.server.request.duration p")
+    assert latency["direction"] == "up"
+    assert "checkout" in {latency["service"]} | {r["service"] for r in latency["related"]}
+    # one row per histogram series, not one per quantile; folded series are listed
     keys = [(row["metric"].rsplit(" p", 1)[0], row["labels"], row["service"]) for row in rows]
     assert len(keys) == len(set(keys))
+    related = latency["related"]
+    folded = {(r["metric"].rsplit(" p", 1)[0], r["labels"], r["service"]) for r in related}
+    assert not folded & (set(keys) - {keys[rows.index(latency)]})
+
+
+def test_anomalies_no_group_lists_every_series(cli):
+    from tests.conftest import FIXTURES
+
+    cli("ingest", FIXTURES / "checkout-incident" / "metrics")
+    args = ("metrics", "anomalies", "--since", "2026-03-26T16:29:30Z", "-n", "0", "-f", "ndjson")
+    grouped = cli(*args).stdout.splitlines()
+    each = cli(*args, "--no-group").stdout.splitlines()
+    assert len(each) > len(grouped)
+    assert "related" not in each[0]
 
 
 def test_anomalies_table_view(cli):

@@ -101,3 +101,61 @@ def test_table_view_on_a_terminal_has_no_escape_from_data(hard):
     console.force_terminal = True  # as if stdout were a TTY
     formats.write(hard, "table", buf, console=console)
     assert "\x1b[2J" not in buf.getvalue()
+
+
+def _render_at(listing: formats.Listing, width: int) -> str:
+    out = io.StringIO()
+    con = make_console(out, OutputPolicy(no_color=True), width=width)
+    formats.write(listing, "table", out, console=con)
+    return out.getvalue()
+
+
+def test_optional_columns_give_way_on_narrow_terminals_in_priority_order():
+    import pyarrow as pa
+
+    t = pa.table(
+        {
+            "name": ["checkout latency p99", "payment cpu"],
+            "now": ["4.94s", "94.7%"],
+            "trend": ["▁▁▁▁▁▁▁▂▇█▇▇▇▆", "▁▁▁▁▁▁▃▆████▇▆"],
+            "with": ["+8 checkout, frontend", ""],
+        }
+    )
+    cols = [
+        formats.Column("name", min_width=20),
+        formats.Column("now"),
+        formats.Column("trend", optional=1),
+        formats.Column("with", optional=2),
+    ]
+    wide = _render_at(formats.Listing(t, columns=cols), 120)
+    assert "trend" in wide and "with" in wide
+    mid = _render_at(formats.Listing(t, columns=cols), 50)
+    assert "trend" in mid and "with" not in mid  # the higher number goes first
+    narrow = _render_at(formats.Listing(t, columns=cols), 32)
+    assert "trend" not in narrow and "4.94s" in narrow
+    assert all(len(line) <= 32 for line in narrow.splitlines())
+
+
+def test_machine_formats_ignore_the_table_view_helpers():
+    import pyarrow as pa
+
+    data = pa.table({"value": [0.947]})
+    view = data.append_column("_now", pa.array(["94.7%"]))
+    listing = formats.Listing(data, columns=[formats.Column("_now", "now")], view=view)
+    out = io.StringIO()
+    formats.write(listing, "json", out)
+    assert json.loads(out.getvalue()) == [{"value": 0.947}]
+    assert "94.7%" in _render_at(listing, 40)
+
+
+def test_nested_timestamps_are_rfc3339_in_json():
+    import pyarrow as pa
+
+    ts = pa.timestamp("ns", tz="UTC")
+    typ = pa.list_(pa.struct([("service", pa.string()), ("start", ts)]))
+    cell = [{"service": "a", "start": 1_774_542_615_000_000_001}]
+    t = pa.table({"related": pa.array([cell], typ)})
+    out = io.StringIO()
+    formats.write(t, "ndjson", out)
+    row = json.loads(out.getvalue())
+    assert row["related"][0]["start"] == "2026-03-26T16:30:15.000000001Z"
