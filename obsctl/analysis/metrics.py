@@ -683,8 +683,9 @@ def compare(
         ``change`` (window − baseline), ``change_ratio`` (change / |baseline|; NULL for a
         zero baseline), ``robust_z`` (change / (1.4826 · MAD of the baseline); NULL when
         the MAD is 0 or below 1e-9 of the medians, i.e. float noise on a flat
-        baseline), ``baseline_points``, ``window_points``; sorted by |robust_z| then
-        |change_ratio| (series seen in only one window last).
+        baseline), ``baseline_points``, ``window_points``, ``score`` (how much it
+        moved, as ``metrics anomalies`` ranks: capped robust z × effect); best score
+        first (series seen in only one window last).
     """
     filt = filt or MetricFilter()
     bs = baseline.start_ns if baseline.start_ns is not None else _FAR_PAST
@@ -704,4 +705,42 @@ def compare(
         + ")"
     )
     params.update(origin=origin, step=step, quantiles=list(QUANTILES), bs=bs, be=be, ws=ws, we=we)
-    return store.query(COMPARE_SQL.format(values=values), params)
+    return _ranked(store.query(COMPARE_SQL.format(values=values), params))
+
+
+def _ranked(table: pa.Table) -> pa.Table:
+    """``table`` with a ``score`` column (``metric_anomalies.change_score``: the robust z
+    capped, times the effect, utilisations judged on consumed headroom; scaled down for
+    a baseline of few points), best first;
+    series seen in only one window keep a NULL score and come last."""
+    import numpy as np
+    import pyarrow as pa
+
+    from obsctl.analysis.metric_anomalies import (
+        baseline_trust,
+        change_score,
+        utilisation_capacity,
+    )
+
+    def col(name: str) -> np.ndarray:
+        return table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+
+    base, level, z = col("baseline"), col("window"), col("robust_z")
+    capacity = np.array(
+        [
+            utilisation_capacity(m, u, np.array([b, w]))
+            for m, u, b, w in zip(
+                table.column("metric").to_pylist(),
+                table.column("unit").to_pylist(),
+                base,
+                level,
+                strict=True,
+            )
+        ]
+    )
+    trust = baseline_trust(col("baseline_points"))
+    score = change_score(z, base, level, capacity) * trust
+    score = np.where(np.isnan(base) | np.isnan(level), np.nan, score)
+    table = table.append_column("score", pa.array(score, from_pandas=True))
+    order = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")
+    return table.take(pa.array(order))

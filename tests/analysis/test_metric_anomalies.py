@@ -209,3 +209,22 @@ def test_speed_smoke() -> None:
     x[::10, 300:] += 6
     d = ma.detect(x, 150)
     assert (d.direction[::10] == 1).all()
+
+
+def test_rolling_max_matches_the_definition() -> None:
+    rng = np.random.default_rng(15)
+    for n, span in [(1, 3), (10, 3), (100, 7), (1000, 64), (5, 10), (97, 97), (98, 97)]:
+        a = rng.normal(size=n)
+        expected = np.array([a[max(0, i - span + 1) : i + 1].max() for i in range(n)])
+        assert np.array_equal(ma.rolling_max(a, span), expected), (n, span)
+
+
+def test_an_old_record_does_not_mask_a_new_failure() -> None:
+    # an early excursion to 0, then a long stable stretch, then a sustained drop that
+    # stays above that old record: the drop is news
+    x = _noise(12_000, 16, level=80.0, sd=2.0)
+    x[1000:1010] = 0.0
+    x[11_000:11_300] = 40.0
+    _, alarms = ma.causal_scores(x)
+    hits = np.flatnonzero(alarms)
+    assert any(11_000 <= h < 11_300 for h in hits), hits
