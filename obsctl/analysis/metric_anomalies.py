@@ -320,7 +320,10 @@ def detect(values: np.ndarray, baseline_cols: int, capacity: np.ndarray | None =
         warnings.simplefilter("ignore", RuntimeWarning)
         level = np.nanmedian(np.where(in_ep, post, np.nan), axis=1)
         post_mad = np.nanmedian(np.abs(post - np.nanmedian(post, axis=1)[:, None]), axis=1)
-    level = np.where(start >= 0, level, np.nanmedian(post, axis=1) if post.size else m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rest = np.nanmedian(post, axis=1) if post.size else m
+    level = np.where(start >= 0, level, rest)
     zl = (level - m) / s
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(m != 0, (level - m) / np.abs(m), np.nan)
