@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from obsctl.store import Store
+    from obsctl.timewindow import TimeWindow
 
 MAD_SCALE = 1.4826
 """MAD → standard deviation for Gaussian noise."""
@@ -811,6 +812,63 @@ def anomalies(
     )
 
 
+def scan(
+    store: Store,
+    window: TimeWindow,
+    baseline: TimeWindow | None,
+    *,
+    service: str | None = None,
+    group: bool = True,
+    limit: int | None = None,
+) -> tuple[pa.Table, tuple[int, int] | None]:
+    """Rank every series of the store — gauges on their value, counters on their rate,
+    histograms on their quantiles — that left its baseline in ``window``.
+
+    The one entry point of ``obsctl metrics anomalies`` and ``obsctl investigate``.
+
+    Args:
+        store: an open store.
+        window: the window judged (open sides: the data's extent).
+        baseline: the baseline (an open start: from the first metric point); ``None``:
+            the first third of the window is the baseline.
+        service: only this service's series.
+        group: fold the series that tell one story (``group_related``).
+        limit: keep the first ``limit`` rows (after grouping).
+
+    Returns:
+        ``(table, (baseline_start_ns, baseline_end_ns) or None)``: the rows of
+        ``anomalies`` (plus ``related`` when grouped) and the baseline actually used.
+    """
+    from obsctl.analysis.metrics import MetricFilter, series_values
+    from obsctl.timewindow import TimeWindow
+
+    first = store.scalar("SELECT epoch_ns(min(timestamp)) FROM metric_points")
+    pair = None
+    if baseline is not None and first is not None:
+        start = baseline.start_ns if baseline.start_ns is not None else int(first)
+        pair = (start, baseline.end_ns if baseline.end_ns is not None else window.start_ns)
+        if pair[1] is None:
+            pair = None
+    lo = pair[0] if pair else window.start_ns
+    services = (service,) if service else ()
+    filt = MetricFilter(services=services, window=TimeWindow(lo, window.end_ns))
+    values, step = series_values(store, filt, None)
+    table = anomalies(
+        store,
+        start_ns=window.start_ns,
+        end_ns=window.end_ns,
+        baseline=pair,  # type: ignore[arg-type]
+        service=service,
+        values=values,
+        step_ns=step,
+    )
+    if group:
+        table = group_related(table)
+    if limit:
+        table = table.slice(0, limit)
+    return table, pair  # type: ignore[return-value]
+
+
 def _labels_json(v: Any) -> str:
     """Labels as compact, key-sorted JSON text."""
     if v is None:
@@ -825,7 +883,7 @@ def _labels_json(v: Any) -> str:
     return json.dumps(v, sort_keys=True, separators=(",", ":"))
 
 
-def _base_metric(name: str | None) -> str:
+def base_metric(name: str | None) -> str:
     """A metric name without the `` p99`` a histogram quantile series carries."""
     import re
 
@@ -847,7 +905,7 @@ def group_related(table: pa.Table) -> pa.Table:
     """
     import pyarrow as pa
 
-    metric = [_base_metric(m) for m in table.column("metric").to_pylist()]
+    metric = [base_metric(m) for m in table.column("metric").to_pylist()]
     service = table.column("service").to_pylist()
     score = table.column("score").to_pylist()
     direction = table.column("direction").to_pylist()

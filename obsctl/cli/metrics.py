@@ -243,13 +243,12 @@ def anomalies(
     A utilisation near saturation ranks above a symptom of the same size.
     """
     from obsctl.analysis import metric_anomalies
-    from obsctl.analysis.metrics import MetricFilter, series_values
     from obsctl.render import formats
     from obsctl.render.console import make_console
     from obsctl.render.metrics import anomalies_listing
     from obsctl.render.units import fmt_comparison
     from obsctl.store import Store
-    from obsctl.timewindow import TimeWindow, WindowSpec, baseline_window, data_end_ns
+    from obsctl.timewindow import WindowSpec, baseline_window, data_end_ns
 
     spec = WindowSpec.parse(since, until)
     policy = state(ctx).policy
@@ -257,28 +256,9 @@ def anomalies(
         end = data_end_ns(s)
         window = spec.resolve_at(end)
         base = baseline_window(baseline, window, end)
-        first = s.scalar("SELECT epoch_ns(min(timestamp)) FROM metric_points")
-        pair = None
-        if base is not None and first is not None:
-            pair = (base.start_ns if base.start_ns is not None else int(first), base.end_ns)
-        lo = pair[0] if pair else window.start_ns
-        filt = MetricFilter(
-            services=(service,) if service else (), window=TimeWindow(lo, window.end_ns)
+        table, pair = metric_anomalies.scan(
+            s, window, base, service=service, group=group, limit=limit or None
         )
-        values, step = series_values(s, filt, None)
-        table = metric_anomalies.anomalies(
-            s,
-            start_ns=window.start_ns,
-            end_ns=window.end_ns,
-            baseline=pair,
-            service=service,
-            values=values,
-            step_ns=step,
-        )
-        if group:
-            table = metric_anomalies.group_related(table)
-        if limit:
-            table = table.slice(0, limit)
     footer = None
     if pair is not None:
         footer = fmt_comparison((window.start_ns, window.end_ns), pair)
