@@ -653,7 +653,7 @@ def utilisation_capacity(metric: str | None, unit: str | None, row: np.ndarray) 
         return 0.0
     if (unit == "%" or name.endswith(_PERCENT_SUFFIXES)) and hi <= 100:
         return 100.0
-    if (unit == "1" and name.endswith(_RATIO_SUFFIXES[:2])) or name.endswith(_RATIO_SUFFIXES):
+    if name.endswith(_RATIO_SUFFIXES):
         return 1.0 if hi <= 1 else 0.0
     return 0.0
 
@@ -881,6 +881,22 @@ def _labels_json(v: Any) -> str:
     if isinstance(v, Sequence) and not isinstance(v, str | bytes):
         v = dict(v)  # a MAP fetched as key/value pairs
     return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def change_text(baseline: float | None, value: float | None, rel: float | None) -> str:
+    """A change as a person says it: ``+35%``, ``−60%``, ``×19``; ``new`` when the
+    baseline was 0 and ``gone`` when the value fell to 0."""
+    import math
+
+    if baseline == 0 and value:
+        return "new"
+    if value == 0 and baseline:
+        return "gone"
+    if rel is None or not math.isfinite(rel):
+        return "—"
+    if rel >= 1:
+        return f"×{1 + rel:.3g}"
+    return f"{rel * 100:+.0f}%".replace("-", "−")
 
 
 def base_metric(name: str | None) -> str:

@@ -26,6 +26,8 @@ from obsctl.cli.options import (
     SinceOpt,
     StoreOpt,
     UntilOpt,
+    group,
+    note,
     state,
     store_path,
 )
@@ -57,13 +59,7 @@ class LogsGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(
-    name="logs",
-    cls=LogsGroup,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
+app = group("logs", cls=LogsGroup, no_args_is_help=False)
 
 TextArg = Annotated[
     str | None,
@@ -174,7 +170,7 @@ def logs(
             counted = _Counted(reader)
             formats.write(records_listing(counted.reader()), format, sys.stdout)
             if counted.rows == 0:
-                _note(policy, "no log records match")
+                note(policy, "no log records match")
             return
         table = analysis.search(s, filt, limit=shown + 1 if shown else None, reverse=reverse)
         more = shown is not None and table.num_rows > shown
@@ -185,10 +181,10 @@ def logs(
         records_listing(table), "table", sys.stdout, console=make_console(sys.stdout, policy)
     )
     if total == 0:
-        _note(policy, "no log records match")
+        note(policy, "no log records match")
     elif more:
         which, hint = ("newest", "") if reverse else ("first", ", --reverse for the newest")
-        _note(
+        note(
             policy,
             f"showing the {which} {table.num_rows:,} of {total:,} matching records"
             f" (--limit 0 for all{hint})",
@@ -236,7 +232,7 @@ def histogram(
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         hist = analysis.histogram(s, filt, width)
     if hist.total == 0:
-        _note(policy, "no log records match")
+        note(policy, "no log records match")
     if format == "table":
         make_console(sys.stdout, policy).print(HistogramView(hist))
         return
@@ -296,9 +292,9 @@ def patterns(
         console=make_console(sys.stdout, policy),
     )
     if total == 0:
-        _note(policy, "no log records in the window")
+        note(policy, "no log records in the window")
     elif table.num_rows < total:
-        _note(policy, f"showing {table.num_rows} of {total} patterns (--limit 0 for all)")
+        note(policy, f"showing {table.num_rows} of {total} patterns (--limit 0 for all)")
 
 
 class _Counted:
@@ -317,9 +313,3 @@ class _Counted:
                 yield batch
 
         return pa.RecordBatchReader.from_batches(self._reader.schema, batches())
-
-
-def _note(policy: Any, message: str) -> None:
-    """A note on stderr (not with ``-q``)."""
-    if not policy.quiet:
-        typer.echo(message, err=True)

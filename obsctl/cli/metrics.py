@@ -13,7 +13,7 @@ metric name is exit 3 with close names suggested.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -25,18 +25,13 @@ from obsctl.cli.options import (
     SinceOpt,
     StoreOpt,
     UntilOpt,
+    group,
+    note,
     state,
     store_path,
 )
 
-app = typer.Typer(
-    name="metrics",
-    help="Step 2 — how much: list metrics, chart one, compare two windows.",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
+app = group("metrics", "Step 2 — how much: list metrics, chart one, compare two windows.")
 
 LabelOpt = Annotated[
     list[str] | None,
@@ -57,12 +52,6 @@ StepOpt = Annotated[
         show_default=False,
     ),
 ]
-
-
-def _note(policy: Any, message: str) -> None:
-    """A note on stderr (not with ``-q``)."""
-    if not policy.quiet:
-        typer.echo(message, err=True)
 
 
 @app.command("list")
@@ -93,7 +82,7 @@ def list_(
         table = analysis.list_metrics(s, filt)
     formats.write(list_listing(table), format, sys.stdout, console=make_console(sys.stdout, policy))
     if table.num_rows == 0:
-        _note(policy, "no metric points match")
+        note(policy, "no metric points match")
 
 
 @app.command("show")
@@ -131,7 +120,7 @@ def show(
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         data = analysis.series(s, name, filt, step_ns)
     if data.table.num_rows == 0:
-        _note(policy, f"no points of {name} match the filters")
+        note(policy, f"no points of {name} match the filters")
     if format == "table":
         make_console(sys.stdout, policy).print(LineChart(data))
         return
@@ -209,11 +198,11 @@ def compare(
             console=make_console(sys.stdout, policy),
         )
         if shown.num_rows < total:
-            _note(policy, f"showing {shown.num_rows} of {total} series (--limit 0 for all)")
+            note(policy, f"showing {shown.num_rows} of {total} series (--limit 0 for all)")
     else:
         formats.write(table, format, sys.stdout)
     if total == 0:
-        _note(policy, "no metric points in either window")
+        note(policy, "no metric points in either window")
 
 
 @app.command("anomalies")
@@ -269,4 +258,4 @@ def anomalies(
         console=make_console(sys.stdout, policy),
     )
     if table.num_rows == 0:
-        _note(policy, "no series left its baseline")
+        note(policy, "no series left its baseline")

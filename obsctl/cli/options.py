@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -107,3 +107,23 @@ OneServiceOpt = Annotated[
     str | None,
     typer.Option("--service", "-s", help="Only this service.", show_default=False),
 ]
+
+
+def group(name: str, help: str | None = None, **kwargs: Any) -> typer.Typer:
+    """A command group (``obsctl logs``, ``obsctl traces``…) set up like every other:
+    ``-h``, no Rich markup in help, no pretty tracebacks, help when run bare."""
+    kwargs.setdefault("no_args_is_help", True)
+    return typer.Typer(
+        name=name,
+        help=help,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        **kwargs,
+    )
+
+
+def note(policy: OutputPolicy, message: str) -> None:
+    """A note for people on stderr (left out with ``-q``); stdout stays data."""
+    if not policy.quiet:
+        typer.echo(message, err=True)

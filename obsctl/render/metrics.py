@@ -160,17 +160,11 @@ def fmt_value(value: float | None, unit: str | None, kind: str = "value") -> str
 
 
 def fmt_change(baseline: float | None, value: float | None, rel: float | None) -> str:
-    """A change as a person says it: ``+35%``, ``−60%``, ``×19``; ``new`` when the
-    baseline was 0 and ``gone`` when the value fell to 0."""
-    if baseline == 0 and value:
-        return "new"
-    if value == 0 and baseline:
-        return "gone"
-    if rel is None or not math.isfinite(rel):
-        return "—"
-    if rel >= 1:
-        return f"×{1 + rel:.3g}"
-    return f"{rel * 100:+.0f}%".replace("-", "−")
+    """A change as a person says it (``+35%``, ``×19``, ``new``): see
+    ``metric_anomalies.change_text``."""
+    from obsctl.analysis.metric_anomalies import change_text
+
+    return change_text(baseline, value, rel)
 
 
 def _short(v: float) -> str:
