@@ -88,12 +88,14 @@ def _root(
 
 
 def _register() -> None:
-    from obsctl.cli import demo, ingest, logs, metrics, sql, status
+    from obsctl.cli import demo, ingest, logs, metrics, profiles, sql, status, traces
 
     app.command("ingest", context_settings=CONTEXT_SETTINGS)(ingest.ingest)
     app.command("status", context_settings=CONTEXT_SETTINGS)(status.status)
     app.add_typer(logs.app, name="logs")
     app.add_typer(metrics.app, name="metrics")
+    app.add_typer(traces.app, name="traces")
+    app.add_typer(profiles.app, name="profiles")
     app.command("sql", context_settings=CONTEXT_SETTINGS)(sql.sql)
     app.command("demo", context_settings=CONTEXT_SETTINGS)(demo.demo)
 
