@@ -24,6 +24,8 @@ class ExitCode(IntEnum):
     """The store was written by a newer obsctl."""
     QUERY = 7
     """A query failed (``obsctl sql`` or a filter)."""
+    NOTHING_FOUND = 8
+    """``obsctl investigate`` found nothing that left its baseline (all quiet)."""
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from obsctl.cli.options import OUTPUT_FORMATS, StoreOpt, state, store_path
+from obsctl.cli.options import OUTPUT_FORMATS, StoreOpt, note, state, store_path
+from obsctl.render.console import OutputPolicy
 
 
 def ingest(
@@ -72,4 +74,28 @@ def ingest(
     if verbose or report.failed:
         write_rejects(report, err, verbose=verbose, quiet=st.policy.quiet)
     if report.failed:
+        raise typer.Exit(int(ExitCode.INPUT))
+
+
+def load_first(path: Path | None, paths: list[str], policy: OutputPolicy) -> None:
+    """Ingest ``paths`` before a read command runs (``investigate``, ``report``, ``tui``).
+
+    One note on stderr; a file that failed stops the command with exit code 4 after its
+    rejects are listed, so an analysis never runs on half-loaded input.
+    """
+    from obsctl.cli.exit_codes import ExitCode
+    from obsctl.ingest import ingest_paths
+    from obsctl.render.console import make_console
+    from obsctl.render.ingest import write_rejects
+    from obsctl.render.progress import progress_reporter
+    from obsctl.store import Store
+
+    err = make_console(sys.stderr, policy)
+    with Store.open(path) as s, progress_reporter(err, policy) as progress:
+        report = ingest_paths(s, paths, progress=progress)
+    loaded = sum(1 for f in report.files if f.status == "loaded")
+    counts = f"{report.records:,} records, {report.rejected:,} rejected"
+    note(policy, f"loaded {loaded} files ({counts})")
+    if report.failed:
+        write_rejects(report, err, verbose=False, quiet=policy.quiet)
         raise typer.Exit(int(ExitCode.INPUT))

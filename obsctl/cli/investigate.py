@@ -1,0 +1,121 @@
+"""``obsctl investigate [PATH…]``: the four steps chained, ending in ranked suspects.
+
+With paths, they are ingested first (into ``--store`` or the default store; content
+already loaded is skipped). The analysis is ``obsctl.analysis.investigate``; this module
+only parses options and picks the output. Exit code 8 (``NOTHING_FOUND``) says the data
+showed no change against its baseline, so scripts can tell "all quiet" from a finding.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from obsctl.cli.ingest import load_first
+from obsctl.cli.options import (
+    BaselineOpt,
+    FormatOpt,
+    OneServiceOpt,
+    SinceOpt,
+    StoreOpt,
+    UntilOpt,
+    note,
+    state,
+    store_path,
+)
+
+
+def investigate(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Telemetry to load first (files, directories, globs); already loaded"
+            " content is skipped.",
+            show_default=False,
+        ),
+    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    baseline: BaselineOpt = None,
+    service: OneServiceOpt = None,
+    format: FormatOpt = "table",
+    store: StoreOpt = None,
+) -> None:
+    """Walk logs → metrics → traces → profiles and rank the suspects.
+
+    Without --since the incident window is found from the data: where the error or
+    warning rate, failed spans or root latency leave their baseline, or new
+    warning/error log patterns appear. json gives the whole investigation as one
+    document (see the README for its schema); ndjson and csv give one row per suspect.
+    Exit code 8 when nothing left its baseline.
+    """
+    import orjson
+
+    from obsctl.analysis import investigate as inv_a
+    from obsctl.cli.exit_codes import ExitCode
+    from obsctl.render import formats
+    from obsctl.render.console import make_console
+    from obsctl.store import Store
+    from obsctl.timewindow import TimeWindow, WindowSpec, baseline_window, data_end_ns
+
+    spec = WindowSpec.parse(since, until)
+    policy = state(ctx).policy
+    path = store_path(ctx, store)
+    if paths:
+        load_first(path, paths, policy)
+    with Store.open(path, read_only=True) as s:
+        end = data_end_ns(s)
+        window = spec.resolve_at(end) if (since or until) else None
+        base = baseline_window(baseline, window or TimeWindow(), end)
+        result = inv_a.investigate(s, window, base, service=service)
+    if result is None:
+        from obsctl.errors import InputNotFound
+
+        raise InputNotFound("the store holds no telemetry: load some with 'obsctl ingest PATH'")
+    if format == "table":
+        make_console(sys.stdout, policy).print(_view(result))
+    elif format == "json":
+        sys.stdout.write(
+            orjson.dumps(inv_a.as_dict(result), option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+    else:
+        formats.write(_suspect_rows(result), format, sys.stdout)
+    if not result.found:
+        note(policy, "nothing left its baseline")
+        raise typer.Exit(int(ExitCode.NOTHING_FOUND))
+
+
+def _view(result: object) -> object:
+    from obsctl.render.investigate import investigation_view
+
+    return investigation_view(result)  # type: ignore[arg-type]
+
+
+def _suspect_rows(result: object) -> object:
+    """One row per suspect (ndjson/csv), evidence as a list."""
+    import pyarrow as pa
+
+    from obsctl.analysis.investigate import as_dict
+
+    doc = as_dict(result)  # type: ignore[arg-type]
+    keys = ("rank", "service", "caller", "operation", "function", "score", "confidence")
+    rows = [
+        {k: s[k] for k in keys} | {"evidence": [e["text"] for e in s["evidence"]]}
+        for s in doc["suspects"]
+    ]
+    schema = pa.schema(
+        [
+            ("rank", pa.int64()),
+            ("service", pa.string()),
+            ("caller", pa.string()),
+            ("operation", pa.string()),
+            ("function", pa.string()),
+            ("score", pa.float64()),
+            ("confidence", pa.string()),
+            ("evidence", pa.list_(pa.string())),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
