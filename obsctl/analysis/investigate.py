@@ -346,7 +346,9 @@ def _logs_step(
                         text,
                         strength,
                         ref=p["pattern_id"],
-                        command=f"obsctl logs patterns --since {since} {base_arg} --service {svc}",
+                        command=_cmd(
+                            "logs", "patterns", "--since", since, *base_arg, "--service", svc
+                        ),
                     ),
                 )
             )
@@ -470,8 +472,16 @@ def _finite(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else round(x, 6)
 
 
-def _baseline_arg(baseline: TimeWindow) -> str:
-    return f"--baseline {_fmt_ns(baseline.start_ns)}..{_fmt_ns(baseline.end_ns)}"
+def _baseline_arg(baseline: TimeWindow) -> tuple[str, str]:
+    return "--baseline", f"{_fmt_ns(baseline.start_ns)}..{_fmt_ns(baseline.end_ns)}"
+
+
+def _cmd(*args: str) -> str:
+    """An obsctl command line, each argument shell-quoted: names from the data (a
+    service called ``x; rm -rf ~``) stay one inert argument when pasted into a shell."""
+    import shlex
+
+    return shlex.join(("obsctl", *args))
 
 
 def _metrics_step(
@@ -501,7 +511,9 @@ def _metrics_step(
         text = f"{r['metric']} {r['direction']} {change} from {_fmt_ns(r['start_ns'])}"
         if also:
             text += f" (with {', '.join(also)})"
-        cmd = f"obsctl metrics show '{base_metric(r['metric'])}' --service {where} --since {since}"
+        cmd = _cmd(
+            "metrics", "show", base_metric(r["metric"]), "--service", where, "--since", since
+        )
         findings.append(
             {
                 "metric": r["metric"],
@@ -530,7 +542,7 @@ def _metrics_step(
         if first_movers
         else ""
     )
-    command = f"obsctl metrics anomalies --since {since} {base_arg}"
+    command = _cmd("metrics", "anomalies", "--since", since, *base_arg)
     findings_out = {"anomalies": findings, "command": command}
     return Step("metrics", summary, findings_out), evidence, timeline
 
@@ -626,7 +638,7 @@ def _traces_step(
                     text,
                     float(o["share"]) * lift,
                     ref=ex,
-                    command=f"obsctl traces show {ex}" if ex else None,
+                    command=_cmd("traces", "show", ex) if ex else None,
                     operation=o["operation"],
                 ),
             )
@@ -651,7 +663,7 @@ def _traces_step(
                     text,
                     min(1.0, r["change_ns"] / path_ns),
                     ref=f"{r['service']} {r['operation']}",
-                    command=f"obsctl traces critical-path --since {since} {base_arg}",
+                    command=_cmd("traces", "critical-path", "--since", since, *base_arg),
                     operation=r["operation"],
                 ),
             )
@@ -687,7 +699,7 @@ def _traces_step(
                     text,
                     float(a["score"]),
                     ref=f"{a['key']}={a['value']}",
-                    command=f"obsctl traces compare --since {since} {base_arg}",
+                    command=_cmd("traces", "compare", "--since", since, *base_arg),
                 ),
             )
         )
@@ -866,10 +878,15 @@ def _profiles_step(
                         text,
                         float(f["flat_change"]),
                         ref=f["function"],
-                        command=(
-                            f"obsctl profiles diff --service {svc} "
-                            f"--base {_fmt_ns(baseline.start_ns)}..{_fmt_ns(baseline.end_ns)} "
-                            f"--target {_fmt_ns(window.start_ns)}..{_fmt_ns(window.end_ns)}"
+                        command=_cmd(
+                            "profiles",
+                            "diff",
+                            "--service",
+                            svc,
+                            "--base",
+                            f"{_fmt_ns(baseline.start_ns)}..{_fmt_ns(baseline.end_ns)}",
+                            "--target",
+                            f"{_fmt_ns(window.start_ns)}..{_fmt_ns(window.end_ns)}",
                         ),
                     ),
                 )

@@ -903,13 +903,16 @@ props AS (
 )
 SELECT scope, key, value, outliers, baseline, outliers - baseline AS diff,
        outlier_spans, baseline_spans,
-       0.5 * sum(abs(outliers - baseline)) OVER (PARTITION BY scope, key) AS score
+       round(0.5 * sum(abs(outliers - baseline)) OVER (PARTITION BY scope, key), 9) AS score
 FROM props
-ORDER BY score DESC, scope, key, abs(diff) DESC, value
+ORDER BY score DESC, scope, key, round(abs(diff), 9) DESC, value
 """
 """BubbleUp, standardised: per key, the share of each value among the outlier spans and
 among the baseline spans *reweighted to the outliers' mix of service + operation*
-(strata present in only one group are left out), ranked by total variation distance."""
+(strata present in only one group are left out), ranked by total variation distance.
+Scores are rounded to 1e-9: parallel sums differ in the last bits from run to run, and
+keys that tie (``k8s.pod.name`` and ``service.instance.id`` of the same pods) must keep
+one order."""
 
 SKIPPED_SQL = """
 WITH tr AS ({traces}),

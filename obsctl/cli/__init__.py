@@ -88,11 +88,23 @@ def _root(
 
 
 def _register() -> None:
-    from obsctl.cli import demo, ingest, investigate, logs, metrics, profiles, sql, status, traces
+    from obsctl.cli import (
+        demo,
+        ingest,
+        investigate,
+        logs,
+        metrics,
+        profiles,
+        report,
+        sql,
+        status,
+        traces,
+    )
 
     app.command("ingest", context_settings=CONTEXT_SETTINGS)(ingest.ingest)
     app.command("status", context_settings=CONTEXT_SETTINGS)(status.status)
     app.command("investigate", context_settings=CONTEXT_SETTINGS)(investigate.investigate)
+    app.command("report", context_settings=CONTEXT_SETTINGS)(report.report)
     app.add_typer(logs.app, name="logs")
     app.add_typer(metrics.app, name="metrics")
     app.add_typer(traces.app, name="traces")

@@ -9,7 +9,7 @@ showed no change against its baseline, so scripts can tell "all quiet" from a fi
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,17 +26,51 @@ from obsctl.cli.options import (
     store_path,
 )
 
+if TYPE_CHECKING:
+    from obsctl.analysis.investigate import Investigation
+    from obsctl.store import Store
+    from obsctl.timewindow import WindowSpec
+
+PathsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Telemetry to load first (files, directories, globs); already loaded"
+        " content is skipped.",
+        show_default=False,
+    ),
+]
+"""``[PATH…]`` of the commands that ingest before they analyse (investigate, report)."""
+
+
+def run_investigation(
+    s: Store, spec: WindowSpec, baseline: str | None, service: str | None
+) -> Investigation:
+    """The investigation the options ask for, on an open store (``investigate`` and
+    ``report`` both call it, so they resolve --since/--until/--baseline alike).
+
+    Without --since/--until the window is found from the data; relative values count
+    back from the data's end.
+
+    Raises:
+        UsageError: a malformed --baseline.
+        InputNotFound: the store holds no telemetry.
+    """
+    from obsctl.analysis import investigate as inv_a
+    from obsctl.errors import InputNotFound
+    from obsctl.timewindow import TimeWindow, baseline_window, data_end_ns
+
+    end = data_end_ns(s)
+    window = spec.resolve_at(end) if (spec.since or spec.until) else None
+    base = baseline_window(baseline, window or TimeWindow(), end)
+    result = inv_a.investigate(s, window, base, service=service)
+    if result is None:
+        raise InputNotFound("the store holds no telemetry: load some with 'obsctl ingest PATH'")
+    return result
+
 
 def investigate(
     ctx: typer.Context,
-    paths: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Telemetry to load first (files, directories, globs); already loaded"
-            " content is skipped.",
-            show_default=False,
-        ),
-    ] = None,
+    paths: PathsArg = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     baseline: BaselineOpt = None,
@@ -59,7 +93,7 @@ def investigate(
     from obsctl.render import formats
     from obsctl.render.console import make_console
     from obsctl.store import Store
-    from obsctl.timewindow import TimeWindow, WindowSpec, baseline_window, data_end_ns
+    from obsctl.timewindow import WindowSpec
 
     spec = WindowSpec.parse(since, until)
     policy = state(ctx).policy
@@ -67,14 +101,7 @@ def investigate(
     if paths:
         load_first(path, paths, policy)
     with Store.open(path, read_only=True) as s:
-        end = data_end_ns(s)
-        window = spec.resolve_at(end) if (since or until) else None
-        base = baseline_window(baseline, window or TimeWindow(), end)
-        result = inv_a.investigate(s, window, base, service=service)
-    if result is None:
-        from obsctl.errors import InputNotFound
-
-        raise InputNotFound("the store holds no telemetry: load some with 'obsctl ingest PATH'")
+        result = run_investigation(s, spec, baseline, service)
     if format == "table":
         make_console(sys.stdout, policy).print(_view(result))
     elif format == "json":

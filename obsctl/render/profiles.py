@@ -799,6 +799,16 @@ _SVG_JS = """
 """
 
 
+_SVG_INLINE_CSS = """
+svg.obsctl-flame text { font-family: Verdana, 'DejaVu Sans', sans-serif; font-size: 12px;
+  fill: #000; }
+svg.obsctl-flame .title { font-size: 17px; }
+svg.obsctl-flame .subtitle { font-size: 12px; fill: #333; }
+svg.obsctl-flame .f:hover rect { stroke: #000; stroke-width: 0.6; }
+"""
+"""Styles of an embedded graph, scoped to it (an inline ``<style>`` applies to the page)."""
+
+
 def _svg_document(
     frames: Sequence[SvgFrame],
     names: dict[int, str],
@@ -808,31 +818,51 @@ def _svg_document(
     title: str,
     subtitle: str,
     width: int,
+    standalone: bool = True,
 ) -> str:
-    """The standalone SVG: header, buttons, one ``<g>`` per frame, inline CSS/JS."""
+    """The standalone SVG: header, buttons, one ``<g>`` per frame, inline CSS/JS.
+
+    With ``standalone=False``, an ``<svg>`` element to embed in an HTML page instead: no
+    XML declaration, no ids, no buttons and no script (each frame's ``<title>`` still
+    gives its tooltip), styles scoped to ``svg.obsctl-flame``.
+    """
     row = 17
     pad = 10
     top = 60
     depth = max((f.depth for f in frames), default=0)
-    height = top + (depth + 1) * row + 40
+    height = top + (depth + 1) * row + (40 if standalone else 8)
     inner = width - 2 * pad
-    out = [
-        '<?xml version="1.0" encoding="UTF-8" standalone="no"?>',
-        f'<svg version="1.1" xmlns="http://www.w3.org/2000/svg" width="{width}"'
-        f' height="{height}" viewBox="0 0 {width} {height}" data-width="{inner}"'
-        f' data-pad="{pad}">',
-        f"<style>{_SVG_CSS}</style>",
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fbfbf4"/>',
-        f'<text id="title" x="{width / 2:.0f}" y="24" text-anchor="middle">'
-        f"{xml_text(title)}</text>",
-        f'<text id="subtitle" x="{width / 2:.0f}" y="42" text-anchor="middle">'
-        f"{xml_text(subtitle)}</text>",
-        f'<text id="reset" class="button" x="{pad}" y="24">Reset zoom</text>',
-        f'<text id="search" class="button" x="{width - pad}" y="24"'
-        ' text-anchor="end">Search</text>',
-        f'<text id="details" x="{pad}" y="{height - 12}"> </text>',
-        '<g id="frames">',
-    ]
+    if standalone:
+        out = [
+            '<?xml version="1.0" encoding="UTF-8" standalone="no"?>',
+            f'<svg version="1.1" xmlns="http://www.w3.org/2000/svg" width="{width}"'
+            f' height="{height}" viewBox="0 0 {width} {height}" data-width="{inner}"'
+            f' data-pad="{pad}">',
+            f"<style>{_SVG_CSS}</style>",
+            f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fbfbf4"/>',
+            f'<text id="title" x="{width / 2:.0f}" y="24" text-anchor="middle">'
+            f"{xml_text(title)}</text>",
+            f'<text id="subtitle" x="{width / 2:.0f}" y="42" text-anchor="middle">'
+            f"{xml_text(subtitle)}</text>",
+            f'<text id="reset" class="button" x="{pad}" y="24">Reset zoom</text>',
+            f'<text id="search" class="button" x="{width - pad}" y="24"'
+            ' text-anchor="end">Search</text>',
+            f'<text id="details" x="{pad}" y="{height - 12}"> </text>',
+            '<g id="frames">',
+        ]
+    else:
+        out = [
+            f'<svg class="obsctl-flame" xmlns="http://www.w3.org/2000/svg" role="img"'
+            f' width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+            f"<title>{xml_text(title)}</title>",
+            f"<style>{_SVG_INLINE_CSS}</style>",
+            f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fbfbf4"/>',
+            f'<text class="title" x="{width / 2:.0f}" y="24" text-anchor="middle">'
+            f"{xml_text(title)}</text>",
+            f'<text class="subtitle" x="{width / 2:.0f}" y="42" text-anchor="middle">'
+            f"{xml_text(subtitle)}</text>",
+            "<g>",
+        ]
     for f in frames:
         x = pad + f.x * inner
         w = f.w * inner
@@ -850,7 +880,8 @@ def _svg_document(
             f'<text x="{x + 3:.2f}" y="{y + 12}">{label}</text></g>'
         )
     out.append("</g>")
-    out.append(f"<script><![CDATA[{_SVG_JS}]]></script>")
+    if standalone:
+        out.append(f"<script><![CDATA[{_SVG_JS}]]></script>")
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -902,9 +933,15 @@ def flame_svg(tree: CallTree, *, title: str | None = None, width: int = 1200) ->
     )
 
 
-def diff_svg(tree: DiffTree, *, title: str | None = None, width: int = 1200) -> str:
+def diff_svg(
+    tree: DiffTree, *, title: str | None = None, width: int = 1200, standalone: bool = True
+) -> str:
     """A standalone differential flame graph: laid out on the target, each frame coloured
-    by the change of its inclusive share (red grew, blue shrank)."""
+    by the change of its inclusive share (red grew, blue shrank).
+
+    ``standalone=False`` gives an ``<svg>`` element to embed in HTML (see
+    ``_svg_document``): no script, so no click to zoom.
+    """
     import numpy as np
 
     nodes = tree.nodes
@@ -937,7 +974,7 @@ def diff_svg(tree: DiffTree, *, title: str | None = None, width: int = 1200) -> 
         f"{', '.join(tree.target.services) or 'all services'} · {type_name(st.name)} · width:"
         f" target ({fmt(tree.target_total)}, {tree.target.profiles:,} profiles) · colour:"
         f" change of share vs base ({fmt(tree.base_total)}, {tree.base.profiles:,} profiles)"
-        " · red grew, blue shrank · click to zoom"
+        " · red grew, blue shrank" + (" · click to zoom" if standalone else "")
     )
     return _svg_document(
         frames,
@@ -947,4 +984,5 @@ def diff_svg(tree: DiffTree, *, title: str | None = None, width: int = 1200) -> 
         title=title or "Differential flame graph",
         subtitle=sub,
         width=width,
+        standalone=standalone,
     )
