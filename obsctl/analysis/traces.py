@@ -496,6 +496,77 @@ def services(store: Store, filt: TraceFilter | None = None) -> pa.Table:
         store.con.unregister(name)
 
 
+SERVICE_RATES_SQL = """
+WITH s AS (
+    SELECT coalesce(service_name, '') AS service,
+           (epoch_ns(start_time) - $t0) // $width AS b,
+           status_code = 'ERROR' AS failed,
+           CASE WHEN kind IN ('SERVER', 'CONSUMER') OR coalesce(parent_span_id, '') = ''
+                THEN coalesce(epoch_ns(end_time) - epoch_ns(start_time), duration_ns) END
+               AS entry_ns
+    FROM spans
+    WHERE start_time >= make_timestamp_ns($t0) AND start_time < make_timestamp_ns($t1)
+      AND ($services IS NULL OR list_contains($services, service_name))
+)
+SELECT service, b AS bucket, count(*)::BIGINT AS spans,
+       count(*) FILTER (failed)::BIGINT AS errors,
+       quantile_cont(entry_ns, 0.95) AS p95_ns
+FROM s
+GROUP BY GROUPING SETS ((service, b), (service))
+ORDER BY service, bucket NULLS FIRST
+"""
+"""Per service, per time bucket and overall (``bucket`` NULL): spans, failed spans and the
+p95 of the service's entry spans (server/consumer spans, or roots)."""
+
+
+@dataclass(frozen=True)
+class ServiceRates:
+    """Spans, errors and entry latency per service over time (sparklines, overviews)."""
+
+    table: pa.Table
+    """``service``, ``bucket`` (0-based index; NULL on the service's overall row),
+    ``spans``, ``errors``, ``p95_ns`` (p95 duration of the service's entry spans — server
+    or consumer spans, or roots — NULL without any); per service the overall row comes
+    first, then its non-empty buckets."""
+    start_ns: int
+    """Start of bucket 0 (ns since the epoch)."""
+    width_ns: int
+    """Bucket width."""
+    buckets: int
+    """Number of buckets covering the range."""
+
+
+def service_rates(
+    store: Store, window: TimeWindow | None = None, *, buckets: int = 60,
+    services: Sequence[str] = (),
+) -> ServiceRates | None:  # fmt: skip
+    """Per service: traffic, failures and entry-span p95, overall and per time bucket.
+
+    One scan with ``GROUPING SETS`` gives both the totals and the series, so an overview
+    can list services with their error and latency sparklines without a query each.
+
+    Args:
+        store: the open store.
+        window: spans starting in it (open sides: the spans' extent).
+        buckets: how many equal buckets the range is cut into.
+        services: only these services (empty: all).
+
+    Returns:
+        The ``ServiceRates``, or ``None`` when no span has a start time in range.
+    """
+    lo, hi = store.rows("SELECT epoch_ns(min(start_time)), epoch_ns(max(start_time)) FROM spans")[0]
+    w = window or TimeWindow()
+    t0 = w.start_ns if w.start_ns is not None else lo
+    t1 = w.end_ns if w.end_ns is not None else (None if hi is None else hi + 1)
+    if t0 is None or t1 is None or t1 <= t0:
+        return None
+    width = max(1, -(-(int(t1) - int(t0)) // max(1, buckets)))
+    n = max(1, -(-(int(t1) - int(t0)) // width))
+    params = {"t0": int(t0), "t1": int(t1), "width": width, "services": list(services) or None}
+    table = store.query(SERVICE_RATES_SQL, params)
+    return ServiceRates(table, int(t0), width, n)
+
+
 # --------------------------------------------------------------------------- deps
 
 DEPS_SQL = """

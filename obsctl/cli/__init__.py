@@ -99,6 +99,7 @@ def _register() -> None:
         sql,
         status,
         traces,
+        tui,
     )
 
     app.command("ingest", context_settings=CONTEXT_SETTINGS)(ingest.ingest)
@@ -111,6 +112,7 @@ def _register() -> None:
     app.add_typer(profiles.app, name="profiles")
     app.command("sql", context_settings=CONTEXT_SETTINGS)(sql.sql)
     app.command("demo", context_settings=CONTEXT_SETTINGS)(demo.demo)
+    app.command("tui", context_settings=CONTEXT_SETTINGS)(tui.tui)
 
 
 _register()

@@ -9,7 +9,7 @@ showed no change against its baseline, so scripts can tell "all quiet" from a fi
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -18,6 +18,7 @@ from obsctl.cli.options import (
     BaselineOpt,
     FormatOpt,
     OneServiceOpt,
+    PathsArg,
     SinceOpt,
     StoreOpt,
     UntilOpt,
@@ -30,16 +31,6 @@ if TYPE_CHECKING:
     from obsctl.analysis.investigate import Investigation
     from obsctl.store import Store
     from obsctl.timewindow import WindowSpec
-
-PathsArg = Annotated[
-    list[str] | None,
-    typer.Argument(
-        help="Telemetry to load first (files, directories, globs); already loaded"
-        " content is skipped.",
-        show_default=False,
-    ),
-]
-"""``[PATH…]`` of the commands that ingest before they analyse (investigate, report)."""
 
 
 def run_investigation(

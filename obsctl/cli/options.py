@@ -127,3 +127,14 @@ def note(policy: OutputPolicy, message: str) -> None:
     """A note for people on stderr (left out with ``-q``); stdout stays data."""
     if not policy.quiet:
         typer.echo(message, err=True)
+
+
+PathsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Telemetry to load first (files, directories, globs); already loaded"
+        " content is skipped.",
+        show_default=False,
+    ),
+]
+"""``[PATH…]`` of the commands that ingest before they analyse (investigate, report, tui)."""

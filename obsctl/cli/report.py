@@ -19,10 +19,11 @@ from typing import Annotated
 import typer
 
 from obsctl.cli.ingest import load_first
-from obsctl.cli.investigate import PathsArg, run_investigation
+from obsctl.cli.investigate import run_investigation
 from obsctl.cli.options import (
     BaselineOpt,
     OneServiceOpt,
+    PathsArg,
     SinceOpt,
     StoreOpt,
     UntilOpt,

@@ -48,7 +48,7 @@ def _line(text: Text, indent: int = 0) -> Text:
     return out
 
 
-def _header(inv: Investigation) -> Text:
+def header(inv: Investigation) -> Text:
     w, b = inv.window, inv.baseline
     span = fmt_duration_ns((w.end_ns or 0) - (w.start_ns or 0))
     head = Text()
@@ -178,7 +178,15 @@ _STEP_VIEWS = {"logs": _logs, "metrics": _metrics, "traces": _traces, "profiles"
 
 def investigation_view(inv: Investigation) -> Group:
     """The whole investigation as one Rich renderable."""
-    parts: list[Any] = [_header(inv), Text()]
+    parts: list[Any] = [header(inv), Text()]
+    parts += steps_view(inv).renderables
+    parts += suspects_view(inv).renderables
+    return Group(*parts)
+
+
+def steps_view(inv: Investigation) -> Group:
+    """The four steps: title, summary sentence and findings of each."""
+    parts: list[Any] = []
     for i, step in enumerate(inv.steps, 1):
         title = Text(f"{i} {_TITLES.get(step.name, step.name.upper())}", style="bold")
         parts.append(title)
@@ -186,7 +194,12 @@ def investigation_view(inv: Investigation) -> Group:
         if step.findings:
             parts.append(Padding(_STEP_VIEWS[step.name](step.findings), (0, 0, 0, 2)))
         parts.append(Text())
-    parts.append(Text("SUSPECTS", style="bold"))
+    return Group(*parts)
+
+
+def suspects_view(inv: Investigation) -> Group:
+    """The ranked suspects with the strongest evidence of each step."""
+    parts: list[Any] = [Text("SUSPECTS", style="bold")]
     if not inv.suspects:
         parts.append(Text("  none: nothing left its baseline", style="dim"))
     for i, s in enumerate(inv.suspects, 1):
