@@ -4,7 +4,22 @@ worker finished before the picture is taken."""
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
+import pytest
+
 from tests.tui.conftest import SIZE, TRUTH, onset, settled
+
+RECORDED_WITH = "8.2"
+"""Textual minor version the SVGs in ``__snapshots__`` were drawn with. Another Textual
+draws the same screen with other bytes (its widgets' look changes between releases), so
+the comparison only means something on that version; the Pilot tests in test_app.py check
+behaviour on any version."""
+
+pytestmark = pytest.mark.skipif(
+    not version("textual").startswith(RECORDED_WITH + "."),
+    reason=f"snapshots recorded with textual {RECORDED_WITH}.x; run --snapshot-update",
+)
 
 UNTIL = "2026-03-26T16:52:00Z"
 """A fixed end, so that no view depends on what "the end of the data" resolves to."""
