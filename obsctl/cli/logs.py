@@ -28,8 +28,8 @@ from obsctl.cli.options import (
     UntilOpt,
     group,
     note,
+    read_store,
     state,
-    store_path,
 )
 
 DEFAULT_LIMIT = 200
@@ -155,13 +155,12 @@ def logs(
     from obsctl.render import formats
     from obsctl.render.console import make_console
     from obsctl.render.logs import records_listing
-    from obsctl.store import Store
 
     filt, spec = _parse(text, level, service, trace, grep, since, until)
     policy = state(ctx).policy
     shown = (DEFAULT_LIMIT if limit is None else limit) if format == "table" else limit
     shown = shown or None  # 0 = no limit
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         if format != "table":  # stream: exports may be millions of records
             reader = analysis.search_stream(
@@ -223,12 +222,11 @@ def histogram(
     from obsctl.render import formats
     from obsctl.render.console import make_console
     from obsctl.render.logs import HistogramView
-    from obsctl.store import Store
 
     filt, spec = _parse(text, level, service, trace, grep, since, until)
     width = analysis.parse_bucket(bucket) if bucket else None
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         hist = analysis.histogram(s, filt, width)
     if hist.total == 0:
@@ -263,12 +261,11 @@ def patterns(
     from obsctl.render.console import make_console
     from obsctl.render.log_patterns import patterns_listing
     from obsctl.render.units import fmt_comparison
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec, baseline_window, data_end_ns
 
     spec = WindowSpec.parse(since, until)
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         end = data_end_ns(s)
         window = spec.resolve_at(end)
         base = baseline_window(baseline, window, end)

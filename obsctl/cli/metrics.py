@@ -25,10 +25,11 @@ from obsctl.cli.options import (
     SinceOpt,
     StoreOpt,
     UntilOpt,
+    emit,
     group,
     note,
+    read_store,
     state,
-    store_path,
 )
 
 app = group("metrics", "Step 2 — how much: list metrics, chart one, compare two windows.")
@@ -68,19 +69,16 @@ def list_(
     import dataclasses
 
     from obsctl.analysis import metrics as analysis
-    from obsctl.render import formats
-    from obsctl.render.console import make_console
     from obsctl.render.metrics import list_listing
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec
 
     spec = WindowSpec.parse(since, until)
     filt = analysis.MetricFilter.from_options(services=service, labels=label)
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         table = analysis.list_metrics(s, filt)
-    formats.write(list_listing(table), format, sys.stdout, console=make_console(sys.stdout, policy))
+    emit(policy, format, list_listing(table))
     if table.num_rows == 0:
         note(policy, "no metric points match")
 
@@ -109,14 +107,13 @@ def show(
     from obsctl.render import formats
     from obsctl.render.console import make_console
     from obsctl.render.metrics import LineChart
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec
 
     spec = WindowSpec.parse(since, until)
     filt = analysis.MetricFilter.from_options(services=service, labels=label)
     step_ns = analysis.parse_step(step) if step else None
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         data = analysis.series(s, name, filt, step_ns)
     if data.table.num_rows == 0:
@@ -168,7 +165,6 @@ def compare(
     from obsctl.render.console import make_console
     from obsctl.render.metrics import compare_listing
     from obsctl.render.units import fmt_comparison
-    from obsctl.store import Store
     from obsctl.timewindow import baseline_window, data_end_ns, window_from_text
 
     filt = analysis.MetricFilter.from_options(services=service, labels=label)
@@ -177,7 +173,7 @@ def compare(
     if baseline:
         baseline_window(baseline, window_from_text(window, 0), 0)
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         end = data_end_ns(s)
         win = window_from_text(window, end)
         base = baseline_window(baseline, win, end)
@@ -236,12 +232,11 @@ def anomalies(
     from obsctl.render.console import make_console
     from obsctl.render.metrics import anomalies_listing
     from obsctl.render.units import fmt_comparison
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec, baseline_window, data_end_ns
 
     spec = WindowSpec.parse(since, until)
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         end = data_end_ns(s)
         window = spec.resolve_at(end)
         base = baseline_window(baseline, window, end)

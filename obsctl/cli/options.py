@@ -138,3 +138,27 @@ PathsArg = Annotated[
     ),
 ]
 """``[PATH…]`` of the commands that ingest before they analyse (investigate, report, tui)."""
+
+
+def read_store(ctx: typer.Context, store: Path | None) -> Any:
+    """The command's store, opened read-only: what every read command works on (a
+    ``Store``, to use in a ``with`` block; a missing store is exit code 3)."""
+    from obsctl.store import Store
+
+    return Store.open(store_path(ctx, store), read_only=True)
+
+
+def emit(policy: OutputPolicy, format: str, data: Any, view: Any = None) -> None:
+    """Print a list on stdout in ``format``: the table through ``view`` (data → ``Listing``,
+    with the column registry's widths and styles), the other formats as the data itself.
+
+    The one place a list command hands its rows to ``render.formats``; ``view=None``
+    means ``data`` is already a ``Listing`` (or a plain table) for every format.
+    """
+    import sys
+
+    from obsctl.render import formats
+    from obsctl.render.console import make_console
+
+    shown = view(data) if view is not None and format == "table" else data
+    formats.write(shown, format, sys.stdout, console=make_console(sys.stdout, policy))

@@ -27,10 +27,11 @@ from obsctl.cli.options import (
     SinceOpt,
     StoreOpt,
     UntilOpt,
+    emit,
     group,
     note,
+    read_store,
     state,
-    store_path,
 )
 
 app = group("profiles", "Step 4 — why: top functions, call tree, flame graphs, profile diff.")
@@ -98,12 +99,6 @@ def _filter(
     return ProfileFilter.from_options(services=service, sample_type=sample_type, profile_ids=ids)
 
 
-def _open(ctx: typer.Context, store: Path | None) -> Any:
-    from obsctl.store import Store
-
-    return Store.open(store_path(ctx, store), read_only=True)
-
-
 def _limit(limit: int | None, format: str) -> int | None:
     """Rows to show: ``-n`` if given (0 = all), else a screenful in the table view."""
     if limit is None:
@@ -125,23 +120,16 @@ def list_(
     import dataclasses
 
     from obsctl.analysis import profiles as analysis
-    from obsctl.render import formats
-    from obsctl.render.console import make_console
     from obsctl.render.profiles import list_listing
     from obsctl.timewindow import WindowSpec
 
     spec = WindowSpec.parse(since, until)
     filt = _filter(service, None, ids)
     policy = state(ctx).policy
-    with _open(ctx, store) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         table = analysis.list_profiles(s, filt)
-    if format == "table":
-        formats.write(
-            list_listing(table), "table", sys.stdout, console=make_console(sys.stdout, policy)
-        )
-    else:
-        formats.write(table, format, sys.stdout)
+    emit(policy, format, table, list_listing)
     if table.num_rows == 0:
         note(policy, "no profiles match")
 
@@ -178,7 +166,7 @@ def top(
     spec = WindowSpec.parse(since, until)
     filt = _filter(service, sample_type, ids)
     policy = state(ctx).policy
-    with _open(ctx, store) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         result = analysis.top(s, filt, sort="cum" if cum else "flat")
     _typenote(policy, result.selection)
@@ -221,7 +209,7 @@ def peek(
     spec = WindowSpec.parse(since, until)
     filt = _filter(service, sample_type, ids)
     policy = state(ctx).policy
-    with _open(ctx, store) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         result = analysis.peek(s, filt, function)
     _typenote(policy, result.selection)
@@ -281,7 +269,7 @@ def tree(
     spec = WindowSpec.parse(since, until)
     filt = _filter(service, sample_type, ids)
     policy = state(ctx).policy
-    with _open(ctx, store) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         result = analysis.call_tree(s, filt, focus=function)
     _typenote(policy, result.selection)
@@ -347,7 +335,7 @@ def flame(
     spec = WindowSpec.parse(since, until)
     filt = _filter(service, sample_type, ids)
     policy = state(ctx).policy
-    with _open(ctx, store) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         result = analysis.call_tree(s, filt, focus=focus)
     _typenote(policy, result.selection)
@@ -429,7 +417,7 @@ def diff(
     if base:
         baseline_window(base, window_from_text(target, 0, "--target"), 0)
     policy = state(ctx).policy
-    with _open(ctx, store) as s:
+    with read_store(ctx, store) as s:
         end = data_end_ns(s)
         win = window_from_text(target, end, "--target")
         bwin = baseline_window(base, win, end)
@@ -498,7 +486,7 @@ def export(
     spec = WindowSpec.parse(since, until)
     filt = _filter(service, sample_type, ids)
     policy = state(ctx).policy
-    with _open(ctx, store) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         paths = analysis.stack_paths(s, filt)
     _typenote(policy, paths.selection)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from obsctl.cli.options import FormatOpt, StoreOpt, state, store_path
+from obsctl.cli.options import FormatOpt, StoreOpt, read_store, state
 
 
 def status(
@@ -23,10 +23,9 @@ def status(
     from obsctl.render import formats
     from obsctl.render.console import make_console
     from obsctl.render.status import signals_listing, sources_listing
-    from obsctl.store import Store
 
     out = make_console(sys.stdout, state(ctx).policy)
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         if sources:
             formats.write(sources_listing(analysis.sources(s)), format, sys.stdout, console=out)
             return

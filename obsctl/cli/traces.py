@@ -26,10 +26,11 @@ from obsctl.cli.options import (
     SinceOpt,
     StoreOpt,
     UntilOpt,
+    emit,
     group,
     note,
+    read_store,
     state,
-    store_path,
 )
 
 app = group(
@@ -99,10 +100,7 @@ def list_(
     import dataclasses
 
     from obsctl.analysis import traces as analysis
-    from obsctl.render import formats
-    from obsctl.render.console import make_console
     from obsctl.render.traces import list_listing
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec
 
     spec = WindowSpec.parse(since, until)
@@ -117,11 +115,10 @@ def list_(
         reverse=reverse,
     )
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         table, matched = analysis.list_traces(s, filt)
-    data = list_listing(table) if format == "table" else table
-    formats.write(data, format, sys.stdout, console=make_console(sys.stdout, policy))
+    emit(policy, format, table, list_listing)
     if matched == 0:
         note(policy, "no traces match")
     elif table.num_rows < matched:
@@ -163,11 +160,10 @@ def show(
     from obsctl.analysis import traces as analysis
     from obsctl.analysis.traces import parse_min_duration
     from obsctl.render.console import make_console, wants_color
-    from obsctl.store import Store
 
     below = parse_min_duration(collapse_below, "--collapse-below")
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         tree = analysis.load_trace(s, trace_id)
     for w in tree.warnings:
         note(policy, f"note: {w}")
@@ -230,24 +226,19 @@ def services(
     import dataclasses
 
     from obsctl.analysis import traces as analysis
-    from obsctl.render import formats
-    from obsctl.render.console import make_console
     from obsctl.render.traces import services_listing
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec
 
     spec = WindowSpec.parse(since, until)
     filt = _filter(services=service)
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         table = analysis.services(s, filt)
     total = table.num_rows
     if limit and total > limit:
         table = table.slice(0, limit)
-    formats.write(
-        services_listing(table), format, sys.stdout, console=make_console(sys.stdout, policy)
-    )
+    emit(policy, format, services_listing(table))
     if total == 0:
         note(policy, "no spans match")
     elif table.num_rows < total:
@@ -291,16 +282,13 @@ def deps(
     import dataclasses
 
     from obsctl.analysis import traces as analysis
-    from obsctl.render import formats
-    from obsctl.render.console import make_console
     from obsctl.render.traces import deps_listing, to_dot, to_mermaid
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec
 
     spec = WindowSpec.parse(since, until)
     filt = _filter(services=service)
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         table = analysis.deps(s, filt)
     if format == "dot":
@@ -308,8 +296,7 @@ def deps(
     elif format == "mermaid":
         sys.stdout.write(to_mermaid(table))
     else:
-        data = deps_listing(table) if format == "table" else table
-        formats.write(data, format, sys.stdout, console=make_console(sys.stdout, policy))
+        emit(policy, format, table, deps_listing)
     if table.num_rows == 0:
         note(policy, "no calls between services in the selection")
 
@@ -344,13 +331,12 @@ def critical_path(
     from obsctl.render.console import make_console
     from obsctl.render.traces import critical_path_listing
     from obsctl.render.units import fmt_comparison
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec, baseline_window, data_end_ns
 
     spec = WindowSpec.parse(since, until)
     filt = _filter(services=service, operation=operation, min_duration=min_duration, errors=errors)
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         end = data_end_ns(s)
         window = spec.resolve_at(end)
         base = baseline_window(baseline, window, end)
@@ -441,7 +427,6 @@ def compare(
     from obsctl.render.console import make_console
     from obsctl.render.traces import compare_listing
     from obsctl.render.units import fmt_comparison, fmt_duration_ns
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec, baseline_window, data_end_ns, window_from_text
 
     if slow and errors:
@@ -462,7 +447,7 @@ def compare(
             baseline_window(baseline, window_from_text(window or "15m", 0), 0)
     filt = _filter(services=service, operation=operation)
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         end = data_end_ns(s)
         if mode == "window":
             win = window_from_text(window or "15m", end)
@@ -530,13 +515,12 @@ def errors_(
     from obsctl.render import formats
     from obsctl.render.console import make_console
     from obsctl.render.traces import errors_listing
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec
 
     spec = WindowSpec.parse(since, until)
     filt = _filter(services=service, operation=operation)
     policy = state(ctx).policy
-    with Store.open(store_path(ctx, store), read_only=True) as s:
+    with read_store(ctx, store) as s:
         filt = dataclasses.replace(filt, window=spec.resolve(s))
         table = analysis.error_origins(s, filt)
     total = table.num_rows
