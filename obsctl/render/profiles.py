@@ -43,6 +43,7 @@ from obsctl.render.safe import clean
 from obsctl.render.units import fmt_bytes, fmt_count, fmt_duration_ns, fmt_time
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
     from rich.console import Console, ConsoleOptions, RenderResult
 
@@ -886,6 +887,20 @@ def _svg_document(
     return "\n".join(out) + "\n"
 
 
+def _svg_layout(nodes: pa.Table, values: np.ndarray, width: int) -> tuple[list[Any], Any]:
+    """Frames of an SVG flame graph (the root spans the width; ``values`` sizes each node)
+    and the display names of the drawn ones — shared by ``flame_svg`` and ``diff_svg``."""
+    scale = max(float(values[0]), 0.0) if len(values) else 0.0
+    frames = svg_frames(
+        nodes.column("x").to_numpy(),
+        values,
+        nodes.column("depth").to_numpy(),
+        scale=scale,
+        width_px=width - 20,
+    )
+    return frames, _names_for(nodes, [Box(f.node, f.depth, 0, 0) for f in frames])
+
+
 def flame_svg(tree: CallTree, *, title: str | None = None, width: int = 1200) -> str:
     """A standalone interactive SVG flame graph (icicle: callers above callees).
 
@@ -896,15 +911,7 @@ def flame_svg(tree: CallTree, *, title: str | None = None, width: int = 1200) ->
 
     nodes = tree.nodes
     values = nodes.column("value").to_numpy()
-    scale = max(float(values[0]), 0.0) if len(values) else 0.0
-    frames = svg_frames(
-        nodes.column("x").to_numpy(),
-        values,
-        nodes.column("depth").to_numpy(),
-        scale=scale,
-        width_px=width - 20,
-    )
-    names = _names_for(nodes, [Box(f.node, f.depth, 0, 0) for f in frames])
+    frames, names = _svg_layout(nodes, values, width)
     fmt = value_formatter(tree.selection.sample_type.unit)
     selfs = nodes.column("self").to_numpy()
     total = tree.total or float("nan")
@@ -947,15 +954,7 @@ def diff_svg(
     nodes = tree.nodes
     target = nodes.column("target").to_numpy()
     base = nodes.column("base").to_numpy()
-    scale = max(float(target[0]), 0.0) if len(target) else 0.0
-    frames = svg_frames(
-        nodes.column("x").to_numpy(),
-        target,
-        nodes.column("depth").to_numpy(),
-        scale=scale,
-        width_px=width - 20,
-    )
-    names = _names_for(nodes, [Box(f.node, f.depth, 0, 0) for f in frames])
+    frames, names = _svg_layout(nodes, target, width)
     bt = tree.base_total or float("nan")
     tt = tree.target_total or float("nan")
     bshare = base / bt * 100
