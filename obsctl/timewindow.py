@@ -228,6 +228,8 @@ class WindowSpec:
 
 def data_end_ns(store: Store) -> int | None:
     """The latest instant in any signal of ``store`` (ns since the epoch), or ``None``."""
+    if store.data_end is not None:
+        return store.data_end
     value = store.scalar(DATA_END_SQL)
     return None if value is None else int(value)
 

@@ -57,7 +57,15 @@ class Extent:
 
 
 def signals(store: Store, source_ids: Sequence[int] | None = None) -> list[SignalSummary]:
-    """Per-signal summaries, optionally restricted to some sources."""
+    """Per-signal summaries, optionally restricted to some sources.
+
+    A ClickHouse store answers for its whole tables (counted there, not in the working
+    set): ``RemoteStore.summary``."""
+    if store.engine != "duckdb" and source_ids is None:
+        return [
+            SignalSummary(sig, n, svcs, _utc(lo), _utc(hi), k)
+            for sig, n, svcs, lo, hi, k in store.summary()  # type: ignore[attr-defined]
+        ]
     out = []
     for signal, (table, t0, t1) in _SIGNALS.items():
         where, params = _where_sources(source_ids)
@@ -112,6 +120,13 @@ def rejects(store: Store, source_id: int | None = None, limit: int = 100) -> pa.
         f" JOIN sources s USING (source_id) {where} ORDER BY r.source_id, r.line LIMIT ?",
         [*params, limit],
     )
+
+
+def _utc(ns: int | None) -> dt.datetime | None:
+    """Nanoseconds since the epoch → naive UTC datetime (as DuckDB's ::TIMESTAMP gives)."""
+    if ns is None:
+        return None
+    return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=ns // 1000)
 
 
 def _where_sources(source_ids: Sequence[int] | None) -> tuple[str, list[object]]:

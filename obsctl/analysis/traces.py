@@ -315,6 +315,10 @@ def load_trace(store: Store, trace_id: str) -> TraceTree:
     """
     from obsctl.analysis.trace_tree import build_tree
 
+    t = trace_id.strip().lower()
+    if _HEX.fullmatch(t) and len(t) in (16, 32):
+        # a remote store's working set may hold part of the trace, or none of it
+        store.fetch_traces([t.rjust(32, "0")])
     tid = resolve_trace_id(store, trace_id)
     table = store.query(SPAN_COLUMNS_SQL, {"trace_id": tid})
     return build_tree(table, tid)

@@ -23,6 +23,7 @@ from obsctl.cli.options import (
     StoreOpt,
     UntilOpt,
     note,
+    read_store,
     state,
     store_path,
 )
@@ -83,7 +84,6 @@ def investigate(
     from obsctl.cli.exit_codes import ExitCode
     from obsctl.render import formats
     from obsctl.render.console import make_console
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec
 
     spec = WindowSpec.parse(since, until)
@@ -91,7 +91,7 @@ def investigate(
     path = store_path(ctx, store)
     if paths:
         load_first(path, paths, policy)
-    with Store.open(path, read_only=True) as s:
+    with read_store(ctx, store) as s:
         result = run_investigation(s, spec, baseline, service)
     if format == "table":
         make_console(sys.stdout, policy).print(_view(result))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,13 +21,14 @@ def _check_format(value: str) -> str:
 
 
 StoreOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--store",
         envvar="OBSCTL_STORE",
-        help="Store file [default: ./.obsctl/store.duckdb; env OBSCTL_STORE].",
+        help="Store: a DuckDB file, or a URL duckdb:///PATH, clickhouse://USER@HOST:PORT/DB"
+        "[?secure=true] (password in $OBSCTL_CLICKHOUSE_PASSWORD), chdb:///DIR"
+        " [default: ./.obsctl/store.duckdb; env OBSCTL_STORE].",
         show_default=False,
-        dir_okay=False,
     ),
 ]
 
@@ -47,8 +47,8 @@ FormatOpt = Annotated[
 class AppState:
     """What the top-level callback parsed, handed to every command through ``ctx.obj``."""
 
-    store: Path | None = None
-    """``--store`` given before the command."""
+    store: str | None = None
+    """``--store`` given before the command (a path or a URL)."""
     policy: OutputPolicy = field(default_factory=OutputPolicy)
     """Colour/quiet policy."""
 
@@ -59,7 +59,7 @@ def state(ctx: typer.Context) -> AppState:
     return obj if isinstance(obj, AppState) else AppState()
 
 
-def store_path(ctx: typer.Context, store: Path | None) -> Path | None:
+def store_path(ctx: typer.Context, store: str | None) -> str | None:
     """The command's ``--store``, else the global one (``None`` = default resolution)."""
     return store or state(ctx).store
 
@@ -140,12 +140,57 @@ PathsArg = Annotated[
 """``[PATH…]`` of the commands that ingest before they analyse (investigate, report, tui)."""
 
 
-def read_store(ctx: typer.Context, store: Path | None) -> Any:
-    """The command's store, opened read-only: what every read command works on (a
-    ``Store``, to use in a ``with`` block; a missing store is exit code 3)."""
-    from obsctl.store import Store
+# Command group → the signals its commands read (a remote store loads only those).
+_GROUP_SIGNALS = {
+    "logs": ("logs",),
+    "metrics": ("metrics",),
+    "traces": ("traces",),
+    "profiles": (),
+    "status": (),
+}
 
-    return Store.open(store_path(ctx, store), read_only=True)
+
+def read_store(ctx: typer.Context, store: str | None) -> Any:
+    """The command's store, opened read-only: what every read command works on (a
+    ``Store``, to use in a ``with`` block; a missing store is exit code 3).
+
+    For a ClickHouse/chDB ``--store`` the command's own ``--since``/``--until``/
+    ``--baseline``/``--service`` (read from the context) choose what is fetched, and a
+    note on stderr says what was.
+    """
+    from obsctl.store import open_read
+
+    params = ctx.params
+    words = ctx.command_path.split()
+    group = next((w for w in words[1:] if w in _GROUP_SIGNALS), None)
+    services = params.get("service") or ()
+    if isinstance(services, str):
+        services = (services,)
+    s = open_read(
+        store_path(ctx, store),
+        since=params.get("since"),
+        until=params.get("until"),
+        baseline=params.get("baseline"),
+        compares="baseline" in params,
+        # investigate/report keep every service: suspects are found across them
+        services=tuple(services) if group in ("logs", "metrics") else (),
+        signals=_GROUP_SIGNALS[group] if group else ("logs", "traces", "metrics"),
+    )
+    loaded = getattr(s, "loaded", None)
+    if loaded is not None and any(loaded.rows.values()):
+        note(state(ctx).policy, _loaded_note(s, loaded))
+    return s
+
+
+def _loaded_note(s: Any, loaded: Any) -> str:
+    from obsctl.render.units import fmt_count
+
+    names = {"logs": "log records", "traces": "spans", "metrics": "metric points"}
+    parts = [f"{fmt_count(n)} {names[k]}" for k, n in loaded.rows.items()]
+    text = f"{s.url.display}: read {', '.join(parts)}"
+    if loaded.narrowed:
+        text += " (the last hour: the whole store is over the row cap; use --since for more)"
+    return text
 
 
 def emit(policy: OutputPolicy, format: str, data: Any, view: Any = None) -> None:

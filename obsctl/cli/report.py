@@ -28,6 +28,7 @@ from obsctl.cli.options import (
     StoreOpt,
     UntilOpt,
     note,
+    read_store,
     state,
     store_path,
 )
@@ -135,7 +136,6 @@ def report(
     """
     from obsctl.analysis.report import build
     from obsctl.cli.exit_codes import ExitCode
-    from obsctl.store import Store
     from obsctl.timewindow import WindowSpec
 
     fmt = report_format(output, format)
@@ -144,7 +144,7 @@ def report(
     path = store_path(ctx, store)
     if paths:
         load_first(path, paths, policy)
-    with Store.open(path, read_only=True) as s:
+    with read_store(ctx, store) as s:
         inv = run_investigation(s, spec, baseline, service)
         doc = build(s, inv, service=service)
     if fmt == "html":

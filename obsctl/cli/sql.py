@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from obsctl.cli.options import FormatOpt, StoreOpt, state, store_path
+from obsctl.cli.options import FormatOpt, StoreOpt, read_store, state, store_path
 
 
 def sql(
@@ -26,6 +26,7 @@ def sql(
     from obsctl.store import Store
 
     text = sys.stdin.read() if query == "-" else query
-    with Store.open(store_path(ctx, store), read_only=not write) as s:
+    opened = Store.open(store_path(ctx, store)) if write else read_store(ctx, store)
+    with opened as s:
         result = s.query(text)
     formats.write(result, format, sys.stdout, console=make_console(sys.stdout, state(ctx).policy))

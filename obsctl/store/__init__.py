@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from obsctl.errors import QueryError, StoreLocked, StoreNotFound
+from obsctl.errors import QueryError, StoreLocked, StoreNotFound, UsageError
 
 if TYPE_CHECKING:
     import duckdb
@@ -71,8 +71,15 @@ class Store:
     """An open obsctl store.
 
     Use ``Store.open(path, read_only=...)`` (or as a context manager) rather than the
-    constructor.
+    constructor. ``obsctl.store.clickhouse.remote.RemoteStore`` is the same interface over a
+    ClickHouse or chDB store.
     """
+
+    engine: str = "duckdb"
+    """``duckdb`` here; ``clickhouse`` or ``chdb`` for a ``RemoteStore``."""
+    data_end: int | None = None
+    """When set, the end of the data (ns) that relative times count back from, in place of
+    the latest record present (a remote store's working set holds only part of the data)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
         self.con = con
@@ -97,8 +104,16 @@ class Store:
         import duckdb  # deferred: duckdb costs ~100 ms to import (keeps --help fast)
 
         from obsctl.store import migrations, sqlfuncs
+        from obsctl.store.url import parse
 
-        p = resolve_path(path)
+        url = parse(path)
+        if url.remote:
+            raise UsageError(
+                f"{url.display} is a ClickHouse store: read commands work on it, but obsctl"
+                " only writes a local DuckDB store (push one into ClickHouse with"
+                f" 'obsctl export --to {url.display}')"
+            )
+        p = resolve_path(url.path)
         if read_only and not p.exists():
             raise StoreNotFound(f"no store at {p}; load telemetry first with 'obsctl ingest PATH'")
         if not read_only:
@@ -125,6 +140,16 @@ class Store:
         else:
             migrations.apply(con)
         return store
+
+    @property
+    def location(self) -> str:
+        """Where the store is, for people: the file, or the ClickHouse URL (no password)."""
+        return str(self.path)
+
+    def fetch_traces(self, trace_ids: list[str]) -> int:
+        """Make sure whole traces are present (a remote store fetches them by id; a local
+        store holds everything already). Returns the number of spans fetched."""
+        return 0
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -238,3 +263,57 @@ def _one_line(exc: Exception) -> str:
     text = str(exc).strip()
     lines = [ln for ln in text.splitlines() if ln.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def open_read(
+    location: str | os.PathLike[str] | None,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    baseline: str | None = None,
+    compares: bool = False,
+    services: Sequence[str] = (),
+    signals: Sequence[str] = ("logs", "traces", "metrics"),
+) -> Store:
+    """Open ``--store`` (a path or URL, see ``obsctl.store.url``) for reading.
+
+    A DuckDB store opens as it is. A ClickHouse or chDB store is read into a working set
+    holding what the command needs: ``signals`` over the window ``since``/``until`` (the
+    same texts the command resolves later), widened to the baseline when the command
+    ``compares`` (``--baseline``, or everything before ``--since`` by default), and for logs
+    and metrics only ``services`` when given. The store's ``loaded`` attribute then
+    describes the read.
+
+    Raises:
+        StoreNotFound, StoreLocked, UsageError, QueryError: as the engine reports them.
+    """
+    from obsctl.store.url import parse
+
+    url = parse(location)
+    if not url.remote:
+        return Store.open(url.path, read_only=True)
+    from obsctl.store.clickhouse.remote import RemoteStore, Scope
+    from obsctl.timewindow import WindowSpec, baseline_window
+
+    spec = WindowSpec.parse(since, until)
+    store = RemoteStore.connect(url)
+    try:
+        end = store.remote_end_ns()
+        window = spec.resolve_at(end)
+        start = window.start_ns
+        if compares and start is not None:
+            base = baseline_window(baseline, window, end)
+            start = base.start_ns if base is not None else start
+        store.loaded = store.load(
+            Scope(
+                start_ns=start,
+                end_ns=window.end_ns,
+                services=tuple(services),
+                signals=tuple(signals),
+                explicit=since is not None or until is not None,
+            )
+        )
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -49,10 +49,16 @@ class StorePool:
     """Read-only connections to one store, each used by one thread at a time."""
 
     def __init__(self, path: str | Path | None) -> None:
+        from obsctl.store import open_read
+        from obsctl.store.url import parse
+
         self.path = path
         self._idle: list[Store] = []
         self._all: list[Store] = []
         self._lock = threading.Lock()
+        # A ClickHouse/chDB store is read once into a working set; workers get their own
+        # connections to it (``RemoteStore.reader``).
+        self._root: Any = open_read(path) if parse(path).remote else None
 
     @contextmanager
     def store(self) -> Iterator[Store]:
@@ -62,7 +68,7 @@ class StorePool:
         with self._lock:
             s = self._idle.pop() if self._idle else None
         if s is None:
-            s = Store.open(self.path, read_only=True)
+            s = self._root.reader() if self._root else Store.open(self.path, read_only=True)
             with self._lock:
                 self._all.append(s)
         try:
@@ -76,6 +82,9 @@ class StorePool:
         with self._lock:
             for s in self._all:
                 s.close()
+            if self._root is not None:
+                self._root.close()
+                self._root = None
             self._all.clear()
             self._idle.clear()
 
@@ -201,7 +210,11 @@ class ObsctlApp(App[None]):
         from obsctl.timewindow import data_end_ns
 
         self.pool = StorePool(store)
-        self.store_path = resolve_path(store)
+        from obsctl.store.url import parse
+
+        url = parse(store)
+        self.store_name = url.display if url.remote else resolve_path(url.path).name
+        """The store as the status bar names it."""
         spec = WindowSpec.parse(since, until)
         with self.pool.store() as s:
             self.data_end: int | None = data_end_ns(s)
@@ -241,7 +254,7 @@ class ObsctlApp(App[None]):
         self.pool.close()
 
     def _show_status(self, note: str = "") -> None:
-        self.query_one(StatusBar).show(self.store_path.name, self.window, self.service, note)
+        self.query_one(StatusBar).show(self.store_name, self.window, self.service, note)
 
     def view(self, tab: str) -> View:
         """The view of a tab."""
