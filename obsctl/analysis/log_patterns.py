@@ -493,7 +493,9 @@ SELECT {mask_sql("body")} AS masked,
        min(first_seen) AS first_seen, max(last_seen) AS last_seen,
        list_distinct(flatten(list(levels))) AS levels,
        list_distinct(flatten(list(services))) AS services,
-       coalesce(arg_max(wbody, n), arg_max(body, nb)) AS example
+       -- ties broken by the text: the same example whatever order the rows came in
+       coalesce(first(wbody ORDER BY n DESC, wbody), first(body ORDER BY nb DESC, body))
+           AS example
 FROM bodies GROUP BY 1
 """
 
@@ -509,7 +511,7 @@ SELECT t.pattern_id, t.template,
        min(m.first_seen) AS first_seen, max(m.last_seen) AS last_seen,
        list_sort(list_distinct(flatten(list(m.levels)))) AS levels,
        list_sort(list_distinct(flatten(list(m.services)))) AS services,
-       arg_max(m.example, m.n * 1000000 + m.nb) AS example,
+       first(m.example ORDER BY m.n DESC, m.nb DESC, m.example) AS example,
        sum(m.nb)::BIGINT AS baseline_count
 FROM _obsctl_masked m JOIN _obsctl_templates t USING (masked)
 GROUP BY 1, 2

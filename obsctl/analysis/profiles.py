@@ -319,6 +319,11 @@ def _nothing_selected(store: Store, filt: ProfileFilter, window: TimeWindow | No
     loaded = store.rows(
         "SELECT service_name, count(*) FROM profiles GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8"
     )
+    if not loaded and store.engine != "duckdb":
+        return (
+            f"{store.location} has no profiles: the OpenTelemetry exporter writes no profile"
+            " tables; read profiles from a local store (obsctl ingest PATH)"
+        )
     if not loaded:
         return "no profiles are loaded; load some with 'obsctl ingest PATH'"
     parts = []

@@ -60,11 +60,13 @@ def signals(store: Store, source_ids: Sequence[int] | None = None) -> list[Signa
     """Per-signal summaries, optionally restricted to some sources.
 
     A ClickHouse store answers for its whole tables (counted there, not in the working
-    set): ``RemoteStore.summary``."""
-    if store.engine != "duckdb" and source_ids is None:
+    set): ``RemoteStore.summary``; a reader of its working set (the TUI's) describes what
+    was read."""
+    summary = getattr(store, "summary", None)
+    if summary is not None and source_ids is None:
         return [
             SignalSummary(sig, n, svcs, _utc(lo), _utc(hi), k)
-            for sig, n, svcs, lo, hi, k in store.summary()  # type: ignore[attr-defined]
+            for sig, n, svcs, lo, hi, k in summary()
         ]
     out = []
     for signal, (table, t0, t1) in _SIGNALS.items():
@@ -126,7 +128,7 @@ def _utc(ns: int | None) -> dt.datetime | None:
     """Nanoseconds since the epoch → naive UTC datetime (as DuckDB's ::TIMESTAMP gives)."""
     if ns is None:
         return None
-    return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=ns // 1000)
+    return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=(ns + 500) // 1000)  # rounds
 
 
 def _where_sources(source_ids: Sequence[int] | None) -> tuple[str, list[object]]:

@@ -90,6 +90,7 @@ def _root(
 def _register() -> None:
     from obsctl.cli import (
         demo,
+        export,
         ingest,
         investigate,
         logs,
@@ -111,6 +112,7 @@ def _register() -> None:
     app.add_typer(traces.app, name="traces")
     app.add_typer(profiles.app, name="profiles")
     app.command("sql", context_settings=CONTEXT_SETTINGS)(sql.sql)
+    app.command("export", context_settings=CONTEXT_SETTINGS)(export.export)
     app.command("demo", context_settings=CONTEXT_SETTINGS)(demo.demo)
     app.command("tui", context_settings=CONTEXT_SETTINGS)(tui.tui)
 

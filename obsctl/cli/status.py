@@ -29,5 +29,7 @@ def status(
         if sources:
             formats.write(sources_listing(analysis.sources(s)), format, sys.stdout, console=out)
             return
-        listing = signals_listing(analysis.signals(s), s.location, analysis.source_count(s))
+        listing = signals_listing(
+            analysis.signals(s), s.location, analysis.source_count(s), s.engine != "duckdb"
+        )
         formats.write(listing, format, sys.stdout, console=out)

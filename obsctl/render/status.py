@@ -14,10 +14,14 @@ if TYPE_CHECKING:
 
 
 def signals_listing(
-    signals: Sequence[SignalSummary], store_path: str, sources: tuple[int, int] = (0, 0)
+    signals: Sequence[SignalSummary],
+    store_path: str,
+    sources: tuple[int, int] = (0, 0),
+    remote: bool = False,
 ) -> Listing:
     """One row per signal: records, sources, services, start, end; ``sources`` is
-    (files loaded, records rejected) for the footer."""
+    (files loaded, records rejected) for the footer; ``remote``: a ClickHouse store,
+    whose sources are the exporter's tables."""
     import pyarrow as pa
 
     table = pa.table(
@@ -44,7 +48,9 @@ def signals_listing(
         ],
         title=f"store {store_path}",
         footer=(
-            f"{sources[0]:,} files loaded, {sources[1]:,} records rejected"
+            f"{sources[0]:,} exporter tables · list them with: obsctl status --sources"
+            if remote
+            else f"{sources[0]:,} files loaded, {sources[1]:,} records rejected"
             " · list them with: obsctl status --sources"
         ),
     )

@@ -240,17 +240,23 @@ def _explain_parts(client, sql: str, params: dict) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in re.findall(r"Parts: (\d+)/(\d+)", text)]
 
 
-def test_window_and_service_filter_prunes_parts(tmp_path: Path) -> None:
-    """Many parts (one insert per service and hour over three days): a one-hour, one-service
-    read must select a small fraction of them through partition + primary-key pruning."""
-    from obsctl.store.clickhouse import queries
+@pytest.mark.parametrize("generation", ["legacy", "current"])
+def test_window_and_service_filter_prunes_parts(tmp_path: Path, generation: str) -> None:
+    """Many parts (one insert per service every six hours over three days): a one-hour,
+    one-service read must select a small fraction of them through min-max, partition and
+    primary-key pruning — on the legacy sort key (``toUnixTimestamp(Timestamp)``) and on
+    the current one (``TimestampTime``)."""
+    from obsctl.store.clickhouse import ddl, queries
     from obsctl.store.clickhouse.client import connect
     from obsctl.store.clickhouse.schema import probe
 
     url = parse(f"chdb://{tmp_path}/prune")
     c = connect(url, create=True)
     try:
-        _legacy_tables(c)
+        if generation == "legacy":
+            _legacy_tables(c)
+        else:
+            ddl.create_tables(c, url)
         c.command("SYSTEM STOP MERGES")
         hour = 3600 * 10**9
         for h in range(0, 72, 6):
@@ -261,6 +267,9 @@ def test_window_and_service_filter_prunes_parts(tmp_path: Path) -> None:
                     f" '{svc}', 'INFO', 'x' FROM numbers(100)"
                 )
         layout = probe(c, url)
+        assert layout.logs.key_time == (
+            "toUnixTimestamp(Timestamp)" if generation == "legacy" else "TimestampTime"
+        )
         sql = queries.count_sql(layout, layout.logs, services=True)
         lo = T0 + 24 * hour
         params = {"lo": lo, "hi": lo + hour, "services": ["b"]}

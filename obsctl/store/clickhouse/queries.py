@@ -287,6 +287,17 @@ FROM {layout.database}.{table.name}
 """
 
 
+def span_end_sql(layout: Layout, table: TableInfo) -> str:
+    """The latest span end (start + Duration) among spans starting in ``[lo, hi)``: the
+    caller passes the last hour before the last start, so only the newest parts are read
+    (a span running longer than that and ending last would be missed)."""
+    t = ns(table, table.time_column)
+    return f"""
+SELECT max({t} + toInt64(Duration)) FROM {layout.database}.{table.name}
+WHERE {time_filter(table)}
+"""
+
+
 def services_sql(layout: Layout, table: TableInfo) -> str:
     """Distinct service names of a table (for ``status``)."""
     return f"""

@@ -38,6 +38,9 @@ DEFAULT_MAX_ROWS = 5_000_000
 DEFAULT_LOOKBACK_NS = 3600 * 10**9
 """Without ``--since``, a store too big to load whole is read for its last hour."""
 
+SPAN_END_LOOKBACK_NS = 3600 * 10**9
+"""A trace table's last span end is looked for among spans starting in its last hour."""
+
 SIGNALS = ("logs", "traces", "metrics")
 
 
@@ -210,6 +213,11 @@ class RemoteStore(Store):
         """Rows and first/last time of a whole exporter table (cached)."""
         if table.name not in self.extents:
             records, lo, hi = self.remote_rows(queries.extent_sql(self.layout, table))[0]
+            if records and table is self.layout.traces:
+                # a trace table's end is its last span *end*, as for a local store
+                sql = queries.span_end_sql(self.layout, table)
+                end = self.remote_rows(sql, {"lo": hi - SPAN_END_LOOKBACK_NS, "hi": hi + 1})
+                hi = max(hi, end[0][0] or hi)
             self.extents[table.name] = TableExtent(
                 int(records), int(lo) if records else None, int(hi) if records else None
             )

@@ -23,9 +23,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from obsctl.store.clickhouse import ddl
 from obsctl.store.url import StoreURL
 
-METRIC_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
+METRIC_KINDS = ddl.METRIC_KINDS
 """Metric point types, in the exporter's table-name spelling (``otel_metrics_<kind>``)."""
 
 
@@ -104,14 +105,15 @@ WHERE database = {db:String} AND name IN {tables:Array(String)}
 
 def table_names(url: StoreURL) -> dict[str, str]:
     """Role → table name for ``url``'s configured names
-    (``metrics.gauge`` → ``otel_metrics_gauge``)."""
-    names = {
-        "logs": url.logs_table,
-        "traces": url.traces_table,
-        "trace_index": f"{url.traces_table}_trace_id_ts",
+    (``metrics.gauge`` → ``otel_metrics_gauge``), from the DDL's own naming."""
+    names = ddl.table_names(url)
+    roles = {
+        "logs": names["otel_logs"],
+        "traces": names["otel_traces"],
+        "trace_index": names["otel_traces_trace_id_ts"],
     }
-    names.update({f"metrics.{k}": f"{url.metrics_table}_{k}" for k in METRIC_KINDS})
-    return names
+    roles.update({f"metrics.{k}": names[f"otel_metrics_{k}"] for k in METRIC_KINDS})
+    return roles
 
 
 def probe(client: Any, url: StoreURL) -> Layout:
