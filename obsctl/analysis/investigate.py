@@ -179,7 +179,11 @@ SELECT min(lo), max(hi) FROM (
 
 
 def data_extent(store: Store) -> tuple[int, int] | None:
-    """First and last instant (ns) over logs, spans and metrics, or ``None``."""
+    """First and last instant (ns) over logs, spans and metrics, or ``None`` (a ClickHouse
+    store answers for its tables: ``RemoteStore.extent_ns``)."""
+    remote = getattr(store, "extent_ns", None)
+    if remote is not None:
+        return remote()
     lo, hi = store.rows(_EXTENT)[0]
     return None if lo is None else (int(lo), int(hi))
 
@@ -193,10 +197,14 @@ def _rate_matrix(store: Store, t0: int, t1: int, width: int, service: str | None
     params = {"t0": t0, "t1": t1, "w": width, "service": service}
     names: list[str] = []
     rows: list[np.ndarray] = []
-    sources = ((_LOG_RATES, ("errors", "warnings")), (_SPAN_RATES, ("failed_spans", "root_p95")))
-    for sql, cols in sources:
-        t = store.query(sql, params)
-        if t.num_rows == 0:
+    remote = getattr(store, "rate_tables", None)  # a ClickHouse store computes them there
+    if remote is not None:
+        log_t, span_t = remote(params)
+    else:
+        log_t, span_t = store.query(_LOG_RATES, params), store.query(_SPAN_RATES, params)
+    sources = ((log_t, ("errors", "warnings")), (span_t, ("failed_spans", "root_p95")))
+    for t, cols in sources:
+        if t is None or t.num_rows == 0:
             continue
         b = t.column("b").to_numpy()
         for c in cols:
@@ -260,6 +268,22 @@ def find_window(
     if start <= lo:
         return None
     return TimeWindow(start, hi + 1), TimeWindow(lo, start), first["signal"], onsets
+
+
+def incident_span(store: Store, service: str | None = None) -> tuple[int, int, int] | None:
+    """What to read of a store too big to read whole: ``(baseline start, window start,
+    window end)`` — the incident window ``find_window`` sees (on a ClickHouse store its
+    rates come from ClickHouse) and an equally long stretch before it for the baseline;
+    ``None`` when nothing moved."""
+    found = find_window(store, service)
+    if found is None:
+        return None
+    win, base = found[0], found[1]
+    assert win.start_ns is not None and win.end_ns is not None
+    lo = win.start_ns - (win.end_ns - win.start_ns)
+    if base.start_ns is not None:
+        lo = max(lo, base.start_ns)
+    return lo, win.start_ns, win.end_ns
 
 
 _ALARMING = {"WARN", "ERROR", "FATAL"}

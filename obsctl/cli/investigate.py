@@ -53,6 +53,10 @@ def run_investigation(
 
     end = data_end_ns(s)
     window = spec.resolve_at(end) if (spec.since or spec.until) else None
+    located = getattr(s, "located", None)
+    if window is None and located is not None:
+        # a ClickHouse store too big to read whole: the window was found there already
+        window = TimeWindow(located[1], located[2])
     base = baseline_window(baseline, window or TimeWindow(), end)
     result = inv_a.investigate(s, window, base, service=service)
     if result is None:
@@ -91,7 +95,7 @@ def investigate(
     path = store_path(ctx, store)
     if paths:
         load_first(path, paths, policy)
-    with read_store(ctx, store) as s:
+    with read_store(ctx, store, locate=lambda s: inv_a.incident_span(s, service)) as s:
         result = run_investigation(s, spec, baseline, service)
     if format == "table":
         make_console(sys.stdout, policy).print(_view(result))

@@ -150,13 +150,13 @@ _GROUP_SIGNALS = {
 }
 
 
-def read_store(ctx: typer.Context, store: str | None) -> Any:
+def read_store(ctx: typer.Context, store: str | None, locate: Any = None) -> Any:
     """The command's store, opened read-only: what every read command works on (a
     ``Store``, to use in a ``with`` block; a missing store is exit code 3).
 
     For a ClickHouse/chDB ``--store`` the command's own ``--since``/``--until``/
     ``--baseline``/``--service`` (read from the context) choose what is fetched, and a
-    note on stderr says what was.
+    note on stderr says what was. ``locate``: see ``obsctl.store.open_read``.
     """
     from obsctl.store import open_read
 
@@ -175,6 +175,7 @@ def read_store(ctx: typer.Context, store: str | None) -> Any:
         # investigate/report keep every service: suspects are found across them
         services=tuple(services) if group in ("logs", "metrics") else (),
         signals=_GROUP_SIGNALS[group] if group else ("logs", "traces", "metrics"),
+        locate=locate,
     )
     loaded = getattr(s, "loaded", None)
     if loaded is not None and any(loaded.rows.values()):
@@ -190,6 +191,15 @@ def _loaded_note(s: Any, loaded: Any) -> str:
     text = f"{s.url.display}: read {', '.join(parts)}"
     if loaded.narrowed:
         text += " (the last hour: the whole store is over the row cap; use --since for more)"
+    if getattr(s, "located", None):
+        from obsctl.render.units import fmt_time
+
+        text += (
+            f" from {fmt_time(s.located[0], precision='s')}: the whole store is over the row"
+            f" cap, so the incident (from {fmt_time(s.located[1], precision='s')}) was"
+            " located in ClickHouse first and read with what fits of the time before it"
+            " as the baseline"
+        )
     return text
 
 

@@ -134,6 +134,7 @@ def report(
     baseline as for obsctl investigate. Exit code 8 when nothing left its baseline
     (the report is written and says so).
     """
+    from obsctl.analysis import investigate as inv_a
     from obsctl.analysis.report import build
     from obsctl.cli.exit_codes import ExitCode
     from obsctl.timewindow import WindowSpec
@@ -144,7 +145,7 @@ def report(
     path = store_path(ctx, store)
     if paths:
         load_first(path, paths, policy)
-    with read_store(ctx, store) as s:
+    with read_store(ctx, store, locate=lambda s: inv_a.incident_span(s, service)) as s:
         inv = run_investigation(s, spec, baseline, service)
         doc = build(s, inv, service=service)
     if fmt == "html":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -274,6 +274,7 @@ def open_read(
     compares: bool = False,
     services: Sequence[str] = (),
     signals: Sequence[str] = ("logs", "traces", "metrics"),
+    locate: Callable[[Store], tuple[int, int, int] | None] | None = None,
 ) -> Store:
     """Open ``--store`` (a path or URL, see ``obsctl.store.url``) for reading.
 
@@ -283,6 +284,13 @@ def open_read(
     ``compares`` (``--baseline``, or everything before ``--since`` by default), and for logs
     and metrics only ``services`` when given. The store's ``loaded`` attribute then
     describes the read.
+
+    ``locate`` is for commands that find their own window (``investigate``): when no
+    window is given and the store is too big to read whole, it is called on the connected,
+    still empty store (whose heavy queries run in ClickHouse) and returns ``(baseline
+    start, window start, window end)``; the window is read, and as much of the baseline
+    as fits under the row cap (``RemoteStore.fit_start``), instead of the last hour. The
+    store's ``located`` attribute keeps ``(read from, window start, window end)``.
 
     Raises:
         StoreNotFound, StoreLocked, UsageError, QueryError: as the engine reports them.
@@ -300,17 +308,24 @@ def open_read(
     try:
         end = store.remote_end_ns()
         window = spec.resolve_at(end)
-        start = window.start_ns
+        start, stop = window.start_ns, window.end_ns
         if compares and start is not None:
             base = baseline_window(baseline, window, end)
             start = base.start_ns if base is not None else start
+        explicit = since is not None or until is not None
+        if not explicit and locate is not None and not store.fits(tuple(signals)):
+            span = locate(store)
+            if span is not None:
+                lo, begin, stop = span
+                start = store.fit_start(lo, begin, stop, tuple(signals))
+                store.located, explicit = (start, begin, stop), True
         store.loaded = store.load(
             Scope(
                 start_ns=start,
-                end_ns=window.end_ns,
+                end_ns=stop,
                 services=tuple(services),
                 signals=tuple(signals),
-                explicit=since is not None or until is not None,
+                explicit=explicit,
             )
         )
     except BaseException:

@@ -161,3 +161,54 @@ def test_investigate_names_the_same_suspects(run, stores) -> None:
     assert a["suspects"][0]["service"] == SCENARIOS["payment-cpu"].truth.service
     steps = {st["step"] for st in b["steps"] if st.get("findings")}
     assert {"logs", "metrics", "traces"} <= steps
+
+
+def test_onset_rates_computed_in_clickhouse_equal_duckdbs(stores) -> None:
+    """The onset search's per-bucket rates run in ClickHouse on a remote store
+    (``quantileExactInclusive`` for DuckDB's ``quantile_cont``): same matrix."""
+    import numpy as np
+
+    from obsctl.analysis.investigate import BUCKETS, _rate_matrix, data_extent
+    from obsctl.store import Store, open_read
+
+    local, remote = stores
+    with Store.open(local, read_only=True) as a, open_read(remote, signals=()) as b:
+        lo, hi = data_extent(a)
+        assert data_extent(b) == (lo, hi)
+        width = -(-(hi + 1 - lo) // BUCKETS)
+        for service in (None, "payment"):
+            names_a, mat_a = _rate_matrix(a, lo, hi + 1, width, service)
+            names_b, mat_b = _rate_matrix(b, lo, hi + 1, width, service)
+            assert names_a == names_b
+            assert service is not None or "root_p95" in names_a  # roots are frontend's
+            assert np.allclose(mat_a, mat_b, equal_nan=True)
+
+
+def test_store_over_the_row_cap_is_investigated_where_the_incident_is(
+    run, stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store bigger than the working set may hold: the incident is located with rates
+    computed in ClickHouse, its window read whole and only part of the time before it —
+    and the investigation still leads with the same culprit."""
+    from obsctl.analysis.investigate import data_extent
+    from obsctl.store import Store
+    from obsctl.timewindow import parse_instant
+
+    local, remote = stores
+    want = run(local, "investigate")
+    start = parse_instant(want["window"]["start"])
+    with Store.open(local, read_only=True) as s:
+        lo, _ = data_extent(s)
+        count = (
+            "SELECT (SELECT count(*) FROM logs WHERE epoch_ns(timestamp) >= $t)"
+            " + (SELECT count(*) FROM spans WHERE epoch_ns(start_time) >= $t)"
+            " + (SELECT count(*) FROM metric_points WHERE epoch_ns(timestamp) >= $t)"
+        )
+        window_rows = s.scalar(count, {"t": start})
+        total = s.scalar(count, {"t": lo})
+    # room for the window and a quarter of what came before it
+    monkeypatch.setenv("OBSCTL_REMOTE_MAX_ROWS", str(window_rows + (total - window_rows) // 4))
+    got = run(remote, "investigate")
+    assert abs(parse_instant(got["window"]["start"]) - start) <= 120 * 10**9
+    assert parse_instant(got["baseline"]["start"]) > lo  # only part of the baseline was read
+    assert got["suspects"][0]["service"] == want["suspects"][0]["service"]

@@ -298,6 +298,49 @@ WHERE {time_filter(table)}
 """
 
 
+def bucket_counts_sql(layout: Layout, table: TableInfo) -> str:
+    """Rows per bucket ``(t - {t0}) // {w}`` over ``[lo, hi)`` (how much of a stretch fits)."""
+    t = ns(table, table.time_column)
+    return f"""
+SELECT intDiv({t} - {{t0:Int64}}, {{w:Int64}}) AS b, count() AS n
+FROM {layout.database}.{table.name}
+WHERE {time_filter(table)}
+GROUP BY b
+"""
+
+
+def log_rates_sql(layout: Layout, table: TableInfo, *, service: bool) -> str:
+    """Error and warning records per bucket ``b = (t - {t0}) // {w}`` over ``[lo, hi)``:
+    the same table as ``investigate._LOG_RATES`` (the onset search's log series)."""
+    t = ns(table, table.time_column)
+    only = " AND ServiceName = {service:String}" if service else ""
+    return f"""
+SELECT intDiv({t} - {{t0:Int64}}, {{w:Int64}}) AS b,
+       countIf(SeverityNumber >= 17) AS errors,
+       countIf(SeverityNumber >= 13 AND SeverityNumber < 17) AS warnings
+FROM {layout.database}.{table.name}
+WHERE {time_filter(table)}{only}
+GROUP BY b
+"""
+
+
+def span_rates_sql(layout: Layout, table: TableInfo, *, service: bool) -> str:
+    """Failed spans and root-span p95 per bucket: ``investigate._SPAN_RATES`` in
+    ClickHouse (``quantileExactInclusive`` is DuckDB's ``quantile_cont``; a bucket without
+    roots has NULL, as DuckDB's FILTER gives)."""
+    t = ns(table, table.time_column)
+    only = " AND ServiceName = {service:String}" if service else ""
+    return f"""
+SELECT intDiv({t} - {{t0:Int64}}, {{w:Int64}}) AS b,
+       countIf({_STATUS} = 'ERROR') AS failed_spans,
+       if(countIf(ParentSpanId = '') = 0, NULL,
+          quantileExactInclusiveIf(0.95)(toInt64(Duration), ParentSpanId = '')) AS root_p95
+FROM {layout.database}.{table.name}
+WHERE {time_filter(table)}{only}
+GROUP BY b
+"""
+
+
 def services_sql(layout: Layout, table: TableInfo) -> str:
     """Distinct service names of a table (for ``status``)."""
     return f"""

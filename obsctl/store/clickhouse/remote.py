@@ -138,6 +138,8 @@ class RemoteStore(Store):
         self._loaded_traces: set[str] = set()
         self.loaded: Loaded | None = None
         """What ``load`` fetched last (for the note commands print)."""
+        self.located: tuple[int, int] | None = None
+        """The span a ``locate`` callback chose to read, when the store was too big."""
 
     @classmethod
     def connect(cls, url: StoreURL) -> RemoteStore:
@@ -233,6 +235,74 @@ class RemoteStore(Store):
         los = [self.table_extent(t).lo for _, t in self.layout.tables()]
         los = [v for v in los if v is not None]
         return min(los) if los else None
+
+    def extent_ns(self) -> tuple[int, int] | None:
+        """First and last instant (ns) over the exporter tables — from where the working
+        set starts when only part of the store was read, so baselines count what is there.
+        (``investigate.data_extent`` on a ClickHouse store.)"""
+        lo, hi = self.remote_start_ns(), self.remote_end_ns()
+        if lo is None or hi is None:
+            return None
+        if self.loaded is not None and self.loaded.start_ns is not None:
+            lo = max(lo, self.loaded.start_ns)
+        return lo, hi
+
+    def rate_tables(self, params: dict[str, Any]) -> tuple[pa.Table | None, pa.Table | None]:
+        """The onset search's per-bucket log and span rates, computed in ClickHouse over
+        ``[t0, t1)`` (``investigate._rate_matrix``): what makes finding the incident
+        window cheap on a store far larger than the working set."""
+        service = params.get("service")
+        p = {"t0": params["t0"], "w": params["w"], "lo": params["t0"], "hi": params["t1"]}
+        if service:
+            p["service"] = service
+        logs = spans = None
+        if self.layout.logs is not None:
+            sql = queries.log_rates_sql(self.layout, self.layout.logs, service=bool(service))
+            logs = self.remote_arrow(sql, p)
+        if self.layout.traces is not None:
+            sql = queries.span_rates_sql(self.layout, self.layout.traces, service=bool(service))
+            spans = self.remote_arrow(sql, p)
+        return logs, spans
+
+    def fit_start(self, lo: int, start: int, end: int, signals: tuple[str, ...]) -> int:
+        """The earliest instant in ``[lo, start]`` from which ``[·, end)`` fits under the
+        row cap: the window ``[start, end)`` whole, then as much of the stretch before it
+        as fits, newest first (one per-bucket count per table, in ClickHouse). Returns
+        ``start`` when not even the window fits (``load`` then says so)."""
+        import numpy as np
+
+        tables = [t for sig, t in self.layout.tables() if sig in signals]
+        cap = max_rows()
+        rows = sum(
+            int(
+                self.remote_rows(
+                    queries.count_sql(self.layout, t, services=False), {"lo": start, "hi": end}
+                )[0][0]
+            )
+            for t in tables
+        )
+        if rows >= cap or lo >= start:
+            return start
+        buckets = 200
+        width = max(1, -(-(start - lo) // buckets))
+        counts = np.zeros(buckets, dtype=np.int64)
+        for t in tables:
+            sql = queries.bucket_counts_sql(self.layout, t)
+            for b, n in self.remote_rows(sql, {"t0": lo, "w": width, "lo": lo, "hi": start}):
+                if 0 <= b < buckets:
+                    counts[b] += n
+        room = cap - rows
+        # the latest bucket first: the baseline that fits is the stretch just before
+        taken = np.cumsum(counts[::-1])
+        fit = int(np.searchsorted(taken, room, side="right"))  # buckets that fit, from the end
+        return start - fit * width if fit < buckets else lo
+
+    def fits(self, signals: tuple[str, ...]) -> bool:
+        """Whether the whole store's ``signals`` fit under the row cap."""
+        total = sum(
+            self.table_extent(t).records for sig, t in self.layout.tables() if sig in signals
+        )
+        return total <= max_rows()
 
     def services(self, table: TableInfo) -> list[str]:
         """Distinct non-empty service names of a whole exporter table."""
