@@ -188,7 +188,7 @@ def _loaded_note(s: Any, loaded: Any) -> str:
 
     names = {"logs": "log records", "traces": "spans", "metrics": "metric points"}
     parts = [f"{fmt_count(n)} {names[k]}" for k, n in loaded.rows.items()]
-    text = f"{s.url.display}: read {', '.join(parts)}"
+    text = f"{s.location}: read {', '.join(parts)}"
     if loaded.narrowed:
         text += " (the last hour: the whole store is over the row cap; use --since for more)"
     if getattr(s, "located", None):

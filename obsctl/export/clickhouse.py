@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from obsctl.errors import QueryError, UsageError
 from obsctl.export import ExportedTable
+from obsctl.store import one_line
 
 if TYPE_CHECKING:
     from obsctl.store import Store
@@ -83,7 +84,7 @@ def export_clickhouse(
         try:
             ddl.create_tables(client, url)
         except Exception as exc:
-            raise QueryError(f"cannot create the exporter tables: {_one_line(exc)}") from None
+            raise QueryError(f"cannot create the exporter tables: {one_line(exc)}") from None
         results = []
         for default, q in otel_rows.QUERIES.items():
             target = names[default]
@@ -101,7 +102,7 @@ def export_clickhouse(
                 except Exception as exc:
                     raise QueryError(
                         f"insert into {url.database}.{target} failed after {rows:,} rows: "
-                        f"{_one_line(exc)}"
+                        f"{one_line(exc)}"
                     ) from None
                 rows += batch.num_rows
             skip_sql, skip_params = otel_rows.skipped_sql(q, services)
@@ -137,7 +138,7 @@ def check_tables(client: Any, url: StoreURL) -> None:
             parameters={"db": url.database, "tables": sorted(wanted)},
         )
     except Exception as exc:
-        raise QueryError(f"cannot read the columns of {url.display}: {_one_line(exc)}") from None
+        raise QueryError(f"cannot read the columns of {url.display}: {one_line(exc)}") from None
     found: dict[str, dict[str, str]] = {}
     for table, name, typ, default_kind in result.result_rows:
         if default_kind in _NOT_INSERTED:
@@ -172,9 +173,3 @@ def describe_difference(expected: dict[str, str], have: dict[str, str]) -> str:
         parts.append("unexpected " + ", ".join(extra[:4]) + (" …" if len(extra) > 4 else ""))
     parts.extend(changed[:3])
     return "; ".join(parts)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first[:300]

@@ -193,7 +193,7 @@ class Store:
             table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
             types = [str(t) for t in rel.types]
         except duckdb.Error as exc:
-            raise QueryError(_one_line(exc)) from None
+            raise QueryError(one_line(exc)) from None
         if "JSON" in types:
             fields = [
                 f.with_metadata({"obsctl.json": "1"}) if t == "JSON" else f
@@ -224,7 +224,7 @@ class Store:
             types = [str(t) for t in rel.types]
             reader = rel.to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
-            raise QueryError(_one_line(exc)) from None
+            raise QueryError(one_line(exc)) from None
         if "JSON" not in types:
             return reader
         schema = pa.schema(
@@ -250,7 +250,7 @@ class Store:
             cur = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
             return cur.fetchall()
         except duckdb.Error as exc:
-            raise QueryError(_one_line(exc)) from None
+            raise QueryError(one_line(exc)) from None
 
     def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
         """The first column of the first row, or ``None``."""
@@ -258,11 +258,13 @@ class Store:
         return rows[0][0] if rows else None
 
 
-def _one_line(exc: Exception) -> str:
-    """DuckDB messages span lines (with a caret under the SQL); keep the informative part."""
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An engine's error as one line for ``obsctl: error:``: DuckDB messages span lines
+    (with a caret under the SQL), ClickHouse's carry a stack trace; keep the first
+    informative line, at most ``limit`` characters."""
     text = str(exc).strip()
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
+    return (lines[0] if lines else type(exc).__name__)[:limit]
 
 
 def open_read(

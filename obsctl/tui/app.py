@@ -207,11 +207,10 @@ class ObsctlApp(App[None]):
         """
         super().__init__()
         from obsctl.store import resolve_path
+        from obsctl.store.url import parse
         from obsctl.timewindow import data_end_ns
 
         self.pool = StorePool(store)
-        from obsctl.store.url import parse
-
         url = parse(store)
         self.store_name = url.display if url.remote else resolve_path(url.path).name
         """The store as the status bar names it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from obsctl.errors import QueryError, StoreNotFound, UsageError
+from obsctl.store import one_line
 
 if TYPE_CHECKING:
     from obsctl.store.url import StoreURL
@@ -53,7 +54,7 @@ def connect(url: StoreURL, *, create: bool = False) -> Any:
                 client.command(f"USE {url.database}")
                 client.database = url.database
         except Exception as exc:  # chdb raises its own error classes
-            raise QueryError(f"cannot open chDB store {url.path}: {_one_line(exc)}") from None
+            raise QueryError(f"cannot open chDB store {url.path}: {one_line(exc)}") from None
         return client
     try:
         return clickhouse_connect.get_client(
@@ -69,10 +70,4 @@ def connect(url: StoreURL, *, create: bool = False) -> Any:
             send_receive_timeout=300,
         )
     except Exception as exc:
-        raise QueryError(f"cannot connect to {url.display}: {_one_line(exc)}") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first[:300]
+        raise QueryError(f"cannot connect to {url.display}: {one_line(exc)}") from None

@@ -70,16 +70,11 @@ def time_filter(table: TableInfo) -> str:
     return f"{key} >= {_key_form(table, 'lo')} AND {key} <= {_key_form(table, 'hi')} AND {exact}"
 
 
-def service_filter(table: TableInfo) -> str:
-    """SQL: ``ServiceName IN {services}`` (bound Array(String))."""
-    return "ServiceName IN {services:Array(String)}"
-
-
 def where(table: TableInfo, *, services: bool) -> str:
     """The WHERE clause of a record query: window, and services when asked."""
     parts = [time_filter(table)]
     if services:
-        parts.insert(0, service_filter(table))
+        parts.insert(0, "ServiceName IN {services:Array(String)}")
     return " AND ".join(parts)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from obsctl.errors import QueryError, UsageError
-from obsctl.store import DEFAULT_MEMORY, MEMORY_ENV, Store
+from obsctl.store import DEFAULT_MEMORY, MEMORY_ENV, Store, one_line
 from obsctl.store.clickhouse import queries
 from obsctl.store.clickhouse.schema import Layout, TableInfo, probe
 
@@ -159,7 +159,7 @@ class RemoteStore(Store):
             layout = probe(client, url)
         except Exception as exc:
             client.close()
-            raise QueryError(f"cannot read {url.display}: {_one_line(exc)}") from None
+            raise QueryError(f"cannot read {url.display}: {one_line(exc)}") from None
         if not layout.tables():
             client.close()
             raise UsageError(
@@ -202,14 +202,14 @@ class RemoteStore(Store):
         try:
             return self.client.query(sql, parameters=params or {}).result_rows
         except Exception as exc:
-            raise QueryError(f"{self.url.display}: {_one_line(exc)}") from None
+            raise QueryError(f"{self.url.display}: {one_line(exc)}") from None
 
     def remote_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run a named ClickHouse query and return Arrow."""
         try:
             return self.client.query_arrow(sql, parameters=params or {})
         except Exception as exc:
-            raise QueryError(f"{self.url.display}: {_one_line(exc)}") from None
+            raise QueryError(f"{self.url.display}: {one_line(exc)}") from None
 
     def table_extent(self, table: TableInfo) -> TableExtent:
         """Rows and first/last time of a whole exporter table (cached)."""
@@ -403,9 +403,8 @@ class RemoteStore(Store):
             rows[signal] = rows.get(signal, 0) + n
         if "traces" in scope.signals and self.layout.traces:
             self._loaded_traces.clear()
-        end_seen = self.remote_end_ns()
-        local_end = self.scalar(_local_end_sql())
-        self.data_end = max(v for v in (end_seen, local_end, 0) if v is not None) or None
+        # relative windows count back from the store's end, not the working set's
+        self.data_end = self.remote_end_ns()
         return Loaded(start, end, rows, narrowed)
 
     def _insert(self, signal: str, table: TableInfo, sql: str, params: dict[str, Any]) -> int:
@@ -459,14 +458,3 @@ def max_rows() -> int:
         return int(text.replace("_", "")) if text else DEFAULT_MAX_ROWS
     except ValueError:
         raise UsageError(f"${MAX_ROWS_ENV}={text!r} is not a whole number") from None
-
-
-def _local_end_sql() -> str:
-    from obsctl.timewindow import DATA_END_SQL
-
-    return DATA_END_SQL
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]

@@ -46,8 +46,6 @@ class TableInfo:
     """The sort key's element that orders by time, written as in the key (``TimestampTime``,
     ``toDateTime(Timestamp)``, ``toUnixTimestamp(Timestamp)``,
     ``toUnixTimestamp64Nano(TimeUnix)``), or ``""`` when the key has none."""
-    service_in_key: bool
-    """Whether ``ServiceName`` leads the sort key (so a service filter prunes granules)."""
 
     @property
     def time_type(self) -> str:
@@ -62,10 +60,6 @@ class TableInfo:
     def has(self, column: str) -> bool:
         """Whether the table has ``column`` (``Events.Timestamp`` for Nested parts)."""
         return column in self.columns
-
-    def time_type_of(self, column: str) -> str:
-        """The type of another time column (``StartTimeUnix``), '' when absent."""
-        return self.columns.get(column, "")
 
 
 @dataclass(frozen=True)
@@ -137,7 +131,6 @@ def probe(client: Any, url: StoreURL) -> Layout:
             sorting_key=key,
             time_column=time_column,
             key_time=_key_time(key, time_column),
-            service_in_key=_split_key(key)[:1] == ["ServiceName"],
         )
 
     return Layout(
